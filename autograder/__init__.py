@@ -1,0 +1,1 @@
+"""The grading engine for the RNN embeddings lesson."""

@@ -1,0 +1,46 @@
+"""The notebooks themselves: the reference runs top to bottom, and the committed release is up to date."""
+
+from __future__ import annotations
+
+import filecmp
+
+import nbformat
+import pytest
+
+import fakenews_lesson as lesson
+from autograder import course
+from conftest import REFERENCE_NOTEBOOK
+
+
+@pytest.mark.slow
+def test_reference_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    """Does `fakenews-lesson run` execute every cell on the fixture, write no stderr, and save the four figures?"""
+    monkeypatch.setenv("MPLBACKEND", "agg")
+    assert lesson.main(["run", "--out", str(tmp_path)]) == 0
+    nb = nbformat.read(tmp_path / REFERENCE_NOTEBOOK.name, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "400 headlines, 75% real" in text
+    figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert figures == ["mean_embeddings.png", "mean_learning_curve.png", "rnn_embeddings.png", "rnn_learning_curve.png"]
+
+
+@pytest.mark.slow
+def test_committed_release_matches_nbgrader_output(tmp_path):
+    """Is assignment/ exactly what `nbgrader generate_assignment` makes of reference/ (run `autograder release`)?"""
+    fresh = course.generate_release(tmp_path / "assignment")
+    comparison = filecmp.dircmp(fresh, course.ASSIGNMENT_DIR)
+    assert not comparison.left_only and not comparison.right_only, "run `autograder release`"
+    for name in ("fakenews_lesson.py", "data/FakeNewsNet.csv", "data/fakenews_tokenizer.model"):
+        assert (fresh / name).read_bytes() == (course.ASSIGNMENT_DIR / name).read_bytes(), f"{name}: run `autograder release`"
+    assert nbformat.read(fresh / "rnn_embeddings.ipynb", 4) == nbformat.read(course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb", 4)
+
+
+def test_release_has_stubs_and_no_solutions():
+    """Do the three stubs raise NotImplementedError in the release, with no solution code left?"""
+    nb = nbformat.read(course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb", as_version=4)
+    source = "\n".join(c.source for c in nb.cells)
+    assert source.count("raise NotImplementedError()") == 3
+    assert "BEGIN SOLUTION" not in source and "outputs[:, -1, :]" not in source
+    assert "optimizer.step()" not in source
