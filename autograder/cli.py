@@ -1,11 +1,40 @@
-"""The kit's command line: `autograder release` (and, as the engine grows, grading commands)."""
+"""The kit's command line.
+
+    autograder grade NOTEBOOK [--data PATH] [--out DIR]   every check; writes results.json, junit.xml, feedback.html
+    autograder check NOTEBOOK                             the public checks only: fast, for students
+    autograder release                                    regenerate assignment/ from reference/ with nbgrader
+    autograder course DIR                                 an nbgrader course folder holding the lesson
+
+Exit status of grade and check: 0 all checks passed, 1 some did not, 2 the grader itself could not run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from autograder import course
+
+
+def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
+    import fakenews_lesson as lesson
+    from autograder.grade import grade
+    from autograder.grading_model import Recipe, default_data_paths
+    from autograder.report import table, write_all
+
+    try:
+        data = default_data_paths(args.data, args.tokenizer)
+        report = grade(args.notebook, public_only=public_only, names=args.only, data=data,
+                       recipe=Recipe(seed=args.seed), device=args.device)
+    except (lesson.DataError, KeyError) as err:
+        print(f"autograder: {err}", file=sys.stderr)
+        return 2
+    print(table(report))
+    if args.out:
+        paths = write_all(report, Path(args.out))
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return report.exit_code
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
@@ -21,8 +50,20 @@ def _cmd_course(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="autograder", description="Grading kit for the RNN embeddings lesson.")
+    parser = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext, default_out in (("grade", "run every check and write the reports", "grading-output"),
+                                        ("check", "run the public checks only (fast)", None)):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("notebook", help="the submission: a .ipynb file")
+        cmd.add_argument("--data", help="a FakeNewsNet CSV, a folder holding one, or 'kaggle' (default: the fixture)")
+        cmd.add_argument("--tokenizer", help="a sentencepiece model (default: beside the data, else the fixture's)")
+        cmd.add_argument("--out", default=default_out, help="folder for results.json, junit.xml, feedback.html")
+        cmd.add_argument("--only", nargs="+", metavar="CHECK", help="run only these checks")
+        cmd.add_argument("--seed", type=int, default=0, help="the grader's seed (same seed, same score)")
+        cmd.add_argument("--device", help="device to grade on (default: cuda if present, else cpu)")
+        cmd.set_defaults(func=lambda a, public=(name == "check"): _cmd_grade(a, public))
     release = sub.add_parser("release", help="regenerate the student release (assignment/) from reference/")
     release.add_argument("--out", default=str(course.ASSIGNMENT_DIR))
     release.set_defaults(func=_cmd_release)

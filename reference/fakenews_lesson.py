@@ -309,7 +309,9 @@ def _finish(fig, path: str | os.PathLike | None, name: str):
         path = Path(os.environ[FIGURES_ENV]) / name
     if path is None and matplotlib.get_backend().lower() in {"agg", "pdf", "ps", "svg", "cairo", "template"}:
         path = Path("figures") / name
-    if path is not None:
+    if hasattr(path, "write"):  # a file object: PNG bytes
+        fig.savefig(path, format="png", dpi=110, bbox_inches="tight")
+    elif path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110, bbox_inches="tight")
     return fig

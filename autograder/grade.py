@@ -1,0 +1,106 @@
+"""Grades one notebook: reads its definitions, runs the probes the chosen checks need in worker processes (at most
+two at a time), and judges every check. Every check gets a verdict, whatever the notebook holds."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from autograder.checks import Check, Verdict, select
+from autograder.grading_model import DataPaths, Recipe, default_data_paths, load_grading_data
+from autograder.judges import Context, Thresholds
+from autograder.notebook import Definitions, read_definitions
+from autograder.runner import ProbeOutcome, run_worker
+
+# Probes that share a worker (and so its start-up); the slow training runs get workers of their own.
+WORKER_GROUPS = (("rnn_model", "mean_model", "loop"), ("training",), ("end_to_end",))
+TIMEOUTS = {"rnn_model": 60, "mean_model": 60, "loop": 60, "training": 180, "end_to_end": 300}  # seconds per group
+
+
+@dataclass
+class GradeReport:
+    notebook: str
+    verdicts: list[Verdict]
+    checks: list[Check]
+    problems: list[str] = field(default_factory=list)  # notebook-level: unreadable, syntax errors, failed imports
+    device: str = "cpu"
+    seconds: float = 0.0
+    recipe: Recipe = field(default_factory=Recipe)
+
+    @property
+    def score(self) -> float:
+        return sum(v.score for v in self.verdicts)
+
+    @property
+    def max_score(self) -> float:
+        return sum(v.max_score for v in self.verdicts)
+
+    @property
+    def internal_error(self) -> bool:
+        return any(v.internal_error for v in self.verdicts)
+
+    @property
+    def exit_code(self) -> int:
+        if self.internal_error:
+            return 2
+        return 0 if all(v.passed for v in self.verdicts) else 1
+
+
+def _missing_names(check: Check, definitions: Definitions) -> list[str]:
+    return [name for name in check.needs if name not in definitions.names]
+
+
+def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] | None = None,
+          data: DataPaths | None = None, recipe: Recipe | None = None, device: str | None = None,
+          thresholds: Thresholds | None = None, timeouts: dict[str, float] | None = None) -> GradeReport:
+    """Every chosen check's verdict for one notebook."""
+    start = time.perf_counter()
+    recipe = recipe or Recipe()
+    data = data or default_data_paths()
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    timeouts = {**TIMEOUTS, **(timeouts or {})}
+    checks = select(public_only, names)
+    definitions = read_definitions(notebook)
+    report = GradeReport(str(notebook), [], checks, list(definitions.problems), device, recipe=recipe)
+
+    runnable = [c for c in checks if not _missing_names(c, definitions)]
+    wanted = {c.probe for c in runnable}
+    groups = [[p for p in group if p in wanted] for group in WORKER_GROUPS]
+    groups = [g for g in groups if g]
+    outcomes: dict[str, ProbeOutcome] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda g: run_worker(definitions, g, recipe=recipe, data=data, device=device,
+                                                  timeout=max(timeouts[p] for p in g)), groups))
+    for run in runs:
+        outcomes.update(run.outcomes)
+        for failure in run.load_failures:
+            problem = f"cell {failure['cell']}, line {failure['line']}: {failure['type']}: {failure['message']}"
+            if problem not in report.problems:
+                report.problems.append(problem)
+
+    tokens, y, vocab_size, pad = load_grading_data(data)
+    context = Context(recipe, tokens, y, vocab_size, pad, device, thresholds or Thresholds())
+    for check in checks:
+        verdict = Verdict(check.name, check.points)
+        missing = _missing_names(check, definitions)
+        if missing:
+            verdict.expected = f"the notebook defines {', '.join(f'`{n}`' for n in check.needs)}"
+            verdict.observed = "; ".join(definitions.problems) if not definitions.blocks and definitions.problems \
+                else f"{', '.join(f'`{n}`' for n in missing)} not found"
+            verdict.fix = " ".join(f"Define `{n}` in your notebook." for n in missing)
+        else:
+            try:
+                check.judge(verdict, outcomes[check.probe], context)
+            except Exception as err:  # a bug in the grader must not cost the student: flag it, go on
+                verdict.passed = False
+                verdict.internal_error = True
+                verdict.observed = f"the grader failed while judging ({type(err).__name__}: {err})"
+                verdict.fix = "Nothing on your side: tell your instructor."
+        context.verdicts[check.name] = verdict
+        report.verdicts.append(verdict)
+    report.seconds = time.perf_counter() - start
+    return report

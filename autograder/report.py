@@ -1,0 +1,136 @@
+"""What a grading run writes: the score table on the terminal, results.json in Gradescope's schema, JUnit XML,
+and an HTML feedback page with every check's message and the lesson's figures."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from autograder.checks import Verdict
+from autograder.grade import GradeReport
+
+
+def _status(v: Verdict) -> str:
+    return "ERROR" if v.internal_error else ("pass" if v.passed else "FAIL")
+
+
+def table(report: GradeReport) -> str:
+    """The score table, then the message of every check that did not pass."""
+    width = max(len(v.check) for v in report.verdicts) if report.verdicts else 10
+    lines = [f"{'check':<{width}}  {'points':>7}  status", f"{'-' * width}  {'-' * 7}  ------"]
+    for check, v in zip(report.checks, report.verdicts):
+        lines.append(f"{v.check:<{width}}  {v.score:>3g} / {v.max_score:<2g}  {_status(v)}"
+                     f"{'' if check.visibility == 'visible' else '  (hidden)'}")
+    lines.append(f"{'total':<{width}}  {report.score:>3g} / {report.max_score:<2g}")
+    for problem in report.problems:
+        lines.append(f"\nnotebook: {problem}")
+    for v in report.verdicts:
+        if not v.passed:
+            lines.append(f"\n{v.check}:\n  " + v.message.replace("\n", "\n  "))
+    lines.append(f"\n(graded on {report.device} in {report.seconds:.1f} s)")
+    return "\n".join(lines)
+
+
+def results_json(report: GradeReport) -> dict:
+    """Gradescope's autograder results schema."""
+    return {
+        "score": report.score,
+        "execution_time": round(report.seconds, 2),
+        "output": "\n".join(f"notebook: {p}" for p in report.problems) or "All checks ran.",
+        "tests": [
+            {"name": v.check, "score": v.score, "max_score": v.max_score, "status": "passed" if v.passed else "failed",
+             "visibility": check.visibility, "output": v.message, "output_format": "text"}
+            for check, v in zip(report.checks, report.verdicts)
+        ],
+    }
+
+
+def junit_xml(report: GradeReport) -> ET.ElementTree:
+    suite = ET.Element("testsuite", name="autograder", tests=str(len(report.verdicts)),
+                       failures=str(sum(not v.passed and not v.internal_error for v in report.verdicts)),
+                       errors=str(sum(v.internal_error for v in report.verdicts)), time=f"{report.seconds:.2f}")
+    for v in report.verdicts:
+        case = ET.SubElement(suite, "testcase", classname="autograder", name=v.check)
+        ET.SubElement(case, "properties").append(ET.Element("property", name="points", value=f"{v.score:g}/{v.max_score:g}"))
+        if v.internal_error:
+            ET.SubElement(case, "error", message=v.observed).text = v.message
+        elif not v.passed:
+            ET.SubElement(case, "failure", message=v.observed).text = v.message
+    return ET.ElementTree(suite)
+
+
+def _png(draw) -> str:
+    import matplotlib
+
+    matplotlib.use("agg", force=False)
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig = draw(buffer)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def figures(report: GradeReport) -> list[tuple[str, str]]:
+    """(caption, base64 PNG) for the learning curve and the embeddings the judges recomputed."""
+    import fakenews_lesson as lesson
+
+    by_name = {v.check: v for v in report.verdicts}
+    found = []
+    loss = by_name.get("loss_decreases")
+    if loss and loss.details.get("reported"):
+        found.append(("Your train(): the losses it returned on the grader's model",
+                      _png(lambda out: lesson.plot_learning_curve(loss.details["reported"], path=out,
+                                                                  title="Training loss (as returned)"))))
+    for name, caption in (("separability", "The grader's model trained by your train(): embeddings before and after"),
+                          ("end_to_end", "Your ClassifierWithRNN trained by your train(): embeddings before and after")):
+        v = by_name.get(name)
+        if v and "after" in v.details:
+            found.append((caption, _png(lambda out, v=v: lesson.plot_embeddings(
+                v.details["before"], v.details["after"], v.details["labels"], path=out, title=caption))))
+    return found
+
+
+HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Feedback: {{ title }}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; } td, th { padding: .3rem .8rem; border-bottom: 1px solid #ddd; text-align: left; }
+.pass { color: #176117; } .fail { color: #a11; } pre { white-space: pre-wrap; background: #f6f6f6; padding: .6rem; }
+img { max-width: 100%; }
+</style></head><body>
+<h1>Feedback: {{ title }}</h1>
+<p><strong>Score: {{ '%g' % report.score }} / {{ '%g' % report.max_score }}</strong>
+(graded on {{ report.device }} in {{ '%.1f' % report.seconds }} s)</p>
+{% for problem in report.problems %}<p class="fail">Notebook: {{ problem }}</p>{% endfor %}
+<table><tr><th>check</th><th>what it checks</th><th>points</th></tr>
+{% for check, v in rows %}<tr><td class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}</td><td>{{ check.title }}</td>
+<td>{{ '%g' % v.score }} / {{ '%g' % v.max_score }}</td></tr>{% endfor %}
+</table>
+{% for check, v in rows %}<h2 class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}: {{ 'passed' if v.passed else 'not passed' }}</h2>
+<pre>{{ v.message }}</pre>{% endfor %}
+{% for caption, png in figures %}<figure><img alt="{{ caption }}" src="data:image/png;base64,{{ png }}">
+<figcaption>{{ caption }}</figcaption></figure>{% endfor %}
+</body></html>
+"""
+
+
+def feedback_html(report: GradeReport) -> str:
+    from jinja2 import Environment
+
+    template = Environment(autoescape=True).from_string(HTML)
+    return template.render(title=Path(report.notebook).name, report=report,
+                           rows=list(zip(report.checks, report.verdicts)), figures=figures(report))
+
+
+def write_all(report: GradeReport, out: Path) -> dict[str, Path]:
+    """results.json, junit.xml and feedback.html in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"results": out / "results.json", "junit": out / "junit.xml", "feedback": out / "feedback.html"}
+    paths["results"].write_text(json.dumps(results_json(report), indent=2))
+    junit_xml(report).write(paths["junit"], encoding="utf-8", xml_declaration=True)
+    paths["feedback"].write_text(feedback_html(report), encoding="utf-8")
+    return paths
