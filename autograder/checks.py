@@ -4,9 +4,6 @@ The CLI, the pytest graders and the nbgrader hidden cells all grade through this
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
-
-from autograder import judges
 
 PUBLIC, HIDDEN = "visible", "hidden"  # Gradescope's words
 
@@ -18,7 +15,7 @@ class Check:
     visibility: str  # PUBLIC: students run it with `autograder check`; HIDDEN: only at grading
     needs: tuple[str, ...]  # names the notebook must define
     probe: str  # the probe whose data the judge reads (probes.PROBES)
-    judge: Callable
+    judge: str  # the name of its function in autograder.judges (imported only when judging)
     hint: str  # one line shown with a failure
     title: str
 
@@ -49,36 +46,42 @@ class Verdict:
 
 
 REGISTRY: tuple[Check, ...] = (
-    Check("shapes", 1, PUBLIC, ("ClassifierWithRNN",), "rnn_model", judges.shapes,
+    Check("shapes", 1, PUBLIC, ("ClassifierWithRNN",), "rnn_model", "shapes",
           "summarize() returns (batch, hidden_dim); forward() returns (batch, 1)",
           "ClassifierWithRNN: summarize and forward return the right shapes"),
-    Check("summarize_is_last_state", 2, HIDDEN, ("ClassifierWithRNN",), "rnn_model", judges.summarize_is_last_state,
+    Check("summarize_is_last_state", 2, HIDDEN, ("ClassifierWithRNN",), "rnn_model", "summarize_is_last_state",
           "the summary is the RNN's hidden state after the last step",
           "ClassifierWithRNN.summarize is the RNN's last hidden state"),
-    Check("mean_summary", 1, HIDDEN, ("ClassifierWithMean",), "mean_model", judges.mean_summary,
+    Check("mean_summary", 1, HIDDEN, ("ClassifierWithMean",), "mean_model", "mean_summary",
           "the summary is the RNN's states averaged over time",
           "ClassifierWithMean.summarize is the mean over time"),
-    Check("train_returns_losses", 1, PUBLIC, ("train",), "loop", judges.train_returns_losses,
+    Check("train_returns_losses", 1, PUBLIC, ("train",), "loop", "train_returns_losses",
           "train() returns one float loss per epoch",
           "train returns one finite loss per epoch"),
-    Check("device_placement", 1, PUBLIC, ("train",), "loop", judges.device_placement,
+    Check("device_placement", 1, PUBLIC, ("train",), "loop", "device_placement",
           "train() sends the model and the data to `device`",
           "train puts the model and the data on the requested device"),
-    Check("optimizer_protocol", 1, HIDDEN, ("train",), "loop", judges.optimizer_protocol,
+    Check("optimizer_protocol", 1, HIDDEN, ("train",), "loop", "optimizer_protocol",
           "each step: zero_grad(), backward(), step()",
           "train steps the optimizer and clears gradients every step"),
-    Check("loss_decreases", 2, HIDDEN, ("train",), "training", judges.loss_decreases,
+    Check("loss_decreases", 2, HIDDEN, ("train",), "training", "loss_decreases",
           "training lowers the loss, recomputed by the grader from your weights",
           "train really lowers the loss"),
-    Check("separability", 2, HIDDEN, ("train",), "training", judges.separability,
+    Check("separability", 2, HIDDEN, ("train",), "training", "separability",
           "after training, the 2-D document embeddings separate real from fake",
           "after train, the embeddings are linearly separable"),
-    Check("end_to_end", 1, HIDDEN, ("ClassifierWithRNN", "train"), "end_to_end", judges.end_to_end,
+    Check("end_to_end", 1, HIDDEN, ("ClassifierWithRNN", "train"), "end_to_end", "end_to_end",
           "your model, trained by your loop, separates the classes",
           "your ClassifierWithRNN trained by your train separates the classes"),
 )
 
 BY_NAME = {check.name: check for check in REGISTRY}
+
+
+def judge_function(check: Check):
+    from autograder import judges
+
+    return getattr(judges, check.judge)
 TOTAL_POINTS = sum(check.points for check in REGISTRY)
 
 

@@ -4,6 +4,7 @@
     autograder check NOTEBOOK                             the public checks only: fast, for students
     autograder release                                    regenerate assignment/ from reference/ with nbgrader
     autograder course DIR                                 an nbgrader course folder holding the lesson
+    autograder calibrate [--seeds 50]                     the corpus over many seeds: each check's error rates
 
 Exit status of grade and check: 0 all checks passed, 1 some did not, 2 the grader itself could not run.
 """
@@ -18,18 +19,18 @@ from autograder import course
 
 
 def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
-    import fakenews_lesson as lesson
     from autograder.grade import grade
-    from autograder.grading_model import Recipe, default_data_paths
-    from autograder.report import table, write_all
+    from autograder.recipe import Recipe, default_data_paths
 
     try:
         data = default_data_paths(args.data, args.tokenizer)
         report = grade(args.notebook, public_only=public_only, names=args.only, data=data,
                        recipe=Recipe(seed=args.seed), device=args.device)
-    except (lesson.DataError, KeyError) as err:
+    except (ValueError, KeyError, OSError) as err:  # DataError is a ValueError: bad data, not a bad submission
         print(f"autograder: {err}", file=sys.stderr)
         return 2
+    from autograder.report import table, write_all
+
     print(table(report))
     if args.out:
         paths = write_all(report, Path(args.out))
@@ -70,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     make = sub.add_parser("course", help="create an nbgrader course folder holding the lesson as source")
     make.add_argument("dir")
     make.set_defaults(func=_cmd_course)
+    sub.add_parser("calibrate", help="grade the corpus over many seeds; print each check's rates (see --help)",
+                   add_help=False)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["calibrate"]:
+        from autograder import calibrate
+
+        return calibrate.main(argv[1:])
     args = parser.parse_args(argv)
     return args.func(args)
 

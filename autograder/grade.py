@@ -1,23 +1,28 @@
 """Grades one notebook: reads its definitions, runs the probes the chosen checks need in worker processes (at most
-two at a time), and judges every check. Every check gets a verdict, whatever the notebook holds."""
+two at a time), and judges every check. Every check gets a verdict, whatever the notebook holds.
+
+torch and scikit-learn are imported only once the workers are running, so that a student's `autograder check`
+spends its first seconds in the worker, not waiting on imports here.
+"""
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
-from autograder.checks import Check, Verdict, select
-from autograder.grading_model import DataPaths, Recipe, default_data_paths, load_grading_data
-from autograder.judges import Context, Thresholds
+from autograder.checks import Check, Verdict, judge_function, select
 from autograder.notebook import Definitions, read_definitions
+from autograder.recipe import DataPaths, Recipe, default_data_paths
 from autograder.runner import ProbeOutcome, run_worker
 
 # Probes that share a worker (and so its start-up); the slow training runs get workers of their own.
 WORKER_GROUPS = (("rnn_model", "mean_model", "loop"), ("training",), ("end_to_end",))
+# The training runs are always on the CPU: seeded CPU runs are bit-identical, so a submission gets the same score on
+# a grader with a GPU as on one without (on a GPU, a loop that moves only the model would crash and lose every
+# training check, on the CPU only device_placement). Device placement is checked on the GPU when there is one.
+CPU_ONLY_PROBES = {"training", "end_to_end"}
 TIMEOUTS = {"rnn_model": 60, "mean_model": 60, "loop": 60, "training": 180, "end_to_end": 300}  # seconds per group
 
 
@@ -56,34 +61,52 @@ def _missing_names(check: Check, definitions: Definitions) -> list[str]:
 
 def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] | None = None,
           data: DataPaths | None = None, recipe: Recipe | None = None, device: str | None = None,
-          thresholds: Thresholds | None = None, timeouts: dict[str, float] | None = None) -> GradeReport:
-    """Every chosen check's verdict for one notebook."""
+          thresholds=None, timeouts: dict[str, float] | None = None, runner=run_worker,
+          parallel: int = 2) -> GradeReport:
+    """Every chosen check's verdict for one notebook.
+
+    `runner` runs a group of probes (run_worker: a separate process with a time limit); `parallel` is how many
+    groups run at once (1 for run_in_process, whose probes share the process's global state).
+    """
     start = time.perf_counter()
     recipe = recipe or Recipe()
     data = data or default_data_paths()
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or "auto"  # the worker resolves it: cuda if it sees one, else cpu
     timeouts = {**TIMEOUTS, **(timeouts or {})}
     checks = select(public_only, names)
-    definitions = read_definitions(notebook)
-    report = GradeReport(str(notebook), [], checks, list(definitions.problems), device, recipe=recipe)
-
-    runnable = [c for c in checks if not _missing_names(c, definitions)]
-    wanted = {c.probe for c in runnable}
-    groups = [[p for p in group if p in wanted] for group in WORKER_GROUPS]
+    groups = [[p for p in group if p in {c.probe for c in checks}] for group in WORKER_GROUPS]
     groups = [g for g in groups if g]
+
+    # The workers start first and import torch while the notebook is read here.
+    notebook_read: Future = Future()
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        running = pool.map(lambda g: runner(
+            notebook_read.result, g, recipe=recipe, data=data,
+            device="cpu" if set(g) <= CPU_ONLY_PROBES else device, timeout=max(timeouts[p] for p in g)), groups)
+        definitions = Definitions()
+        try:
+            definitions = read_definitions(notebook)
+        finally:  # never leave a worker waiting for its job
+            notebook_read.set_result(definitions)
+        report = GradeReport(str(notebook), [], checks, list(definitions.problems),
+                             "cpu" if device == "auto" else device, recipe=recipe)
+        # Meanwhile, what the judges need here.
+        from autograder.grading_model import load_grading_data
+        from autograder.judges import Context, Thresholds
+
+        tokens, y, vocab_size, pad = load_grading_data(data)
+        context = Context(recipe, tokens, y, vocab_size, pad, report.device, thresholds or Thresholds())
+        runs = list(running)
     outcomes: dict[str, ProbeOutcome] = {}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = list(pool.map(lambda g: run_worker(definitions, g, recipe=recipe, data=data, device=device,
-                                                  timeout=max(timeouts[p] for p in g)), groups))
-    for run in runs:
+    for run, group in zip(runs, groups):
+        if not set(group) <= CPU_ONLY_PROBES and run.device:
+            report.device = context.device = run.device
         outcomes.update(run.outcomes)
         for failure in run.load_failures:
             problem = f"cell {failure['cell']}, line {failure['line']}: {failure['type']}: {failure['message']}"
             if problem not in report.problems:
                 report.problems.append(problem)
 
-    tokens, y, vocab_size, pad = load_grading_data(data)
-    context = Context(recipe, tokens, y, vocab_size, pad, device, thresholds or Thresholds())
     for check in checks:
         verdict = Verdict(check.name, check.points)
         missing = _missing_names(check, definitions)
@@ -94,7 +117,7 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
             verdict.fix = " ".join(f"Define `{n}` in your notebook." for n in missing)
         else:
             try:
-                check.judge(verdict, outcomes[check.probe], context)
+                judge_function(check)(verdict, outcomes[check.probe], context)
             except Exception as err:  # a bug in the grader must not cost the student: flag it, go on
                 verdict.passed = False
                 verdict.internal_error = True

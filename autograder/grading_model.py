@@ -4,7 +4,7 @@ both build bit-identical inputs and initial weights from the same seeds."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,22 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """How the grader trains. Calibrated in calibration/README.md; change it only with a new calibration."""
-
-    seed: int = 0  # every seed below derives from this one
-    epochs: int = 500  # the training run shared by loss_decreases and separability
-    lr: float = 1e-2  # lesson: 1e-3 x 3000 epochs; 1e-2 x 500 reaches the same at a sixth of the cost
-    hidden_dim: int = 2
-    embedding_dim: int = 2
-    restarts: int = 3  # end_to_end: the student's model may take this many seeds to leave the plateau
-    loop_rows: int = 64  # the short, spied run that checks device placement and the optimizer protocol
-    loop_epochs: int = 3
-
-    def to_json(self) -> dict:
-        return asdict(self)
+from autograder.recipe import DataPaths, Recipe
 
 
 @dataclass(frozen=True)
@@ -159,23 +144,6 @@ def prior_entropy(y: torch.Tensor) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- grading data
-
-@dataclass(frozen=True)
-class DataPaths:
-    csv: str
-    tokenizer: str
-
-
-def default_data_paths(data: str | None = None, tokenizer: str | None = None) -> DataPaths:
-    """The grader's data: the fixture unless told otherwise (a CSV, a folder, or 'kaggle')."""
-    import fakenews_lesson as lesson
-
-    csv = lesson.resolve_data(data if data is not None else "fixture")
-    if tokenizer is None:
-        beside = Path(csv).parent / lesson.TOKENIZER_NAME
-        tokenizer = beside if beside.is_file() else lesson.fixture_dir() / lesson.TOKENIZER_NAME
-    return DataPaths(str(csv), str(tokenizer))
-
 
 def load_grading_data(paths: DataPaths) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """Token ids (N, 30), labels (N,) as floats, vocabulary size and pad id."""

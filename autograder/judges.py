@@ -151,6 +151,9 @@ def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expect
             return
         x, _, _ = case_inputs(case, ctx.recipe.seed * 1000 + index)
         matched = _forms_matching(state, x, result["summary"], accepted)
+        deviation = min(float((summarize_with(state, x, f).float() - result["summary"].float()).abs().max())
+                        for f in accepted)
+        v.details["deviation"] = max(v.details.get("deviation", 0.0), deviation)
         common &= set(matched)
         if not matched:
             v.observed = f"{_diagnose(state, x, result['summary'])} (batch {case.batch}, length {case.length})"
@@ -358,32 +361,32 @@ def loss_decreases(v, outcome, ctx: Context) -> None:
         return
     start = full_batch_loss(initial, ctx.tokens, ctx.y, "last_real")
     end = full_batch_loss(final, ctx.tokens, ctx.y, "last_real")
-    v.details.update(initial_loss=start, final_loss=end, prior=prior)
     reported = data["losses"]
-    if reported.get("values") is not None:
+    margins = {"drop": start - end - t.loss_drop, "below_prior": prior - t.below_prior - end}
+    problem = _losses_problem(reported, recipe.epochs)
+    if problem is None:
+        first, last = reported["values"][0], reported["values"][-1]
+        margins["reported_first"] = t.reported_first - abs(first - start)
+        margins["reported_last"] = t.reported_last - abs(last - end)
         v.details["reported"] = reported["values"]
+    v.details.update(initial_loss=start, final_loss=end, prior=prior, margins=margins, margin=min(margins.values()))
     v.observed = f"recomputed loss {start:.3f} -> {end:.3f}"
-    if end > start - t.loss_drop:
+    if margins["drop"] < 0:
         v.fix = "The weights barely changed: call optimizer.step() each epoch, with lr=lr, on the loss of " \
                 "model(tokens) against y (no .detach())."
-        return
-    if end > prior - t.below_prior:
+    elif margins["below_prior"] < 0:
         v.observed += f", not below the {prior:.3f} of predicting the class prior"
         v.fix = "The model learned no more than the share of real headlines: is the loss computed against the " \
                 "right labels, in the right order, with binary_cross_entropy_with_logits?"
-        return
-    problem = _losses_problem(reported, recipe.epochs)
-    if problem:
+    elif problem:
         v.observed += f"; but {problem}"
         v.fix = "Return loss.item() of every epoch."
-        return
-    first, last = reported["values"][0], reported["values"][-1]
-    if abs(first - start) > t.reported_first or abs(last - end) > t.reported_last:
+    elif min(margins["reported_first"], margins["reported_last"]) < 0:
         v.observed += f"; but train returned {first:.3f} -> {last:.3f}"
         v.fix = "Return the losses your loop computed (loss.item() each epoch), not other numbers."
-        return
-    v.passed = True
-    v.observed += f"; train returned {first:.3f} -> {last:.3f}"
+    else:
+        v.passed = True
+        v.observed += f"; train returned {first:.3f} -> {last:.3f}"
 
 
 def separability(v, outcome, ctx: Context) -> None:
@@ -404,9 +407,11 @@ def separability(v, outcome, ctx: Context) -> None:
     before = document_summaries(initial, ctx.tokens, "last_real")
     after = document_summaries(final, ctx.tokens, "last_real")
     score_before, score_after = separability_score(before, labels), separability_score(after, labels)
-    v.details.update(before=before, after=after, labels=labels, score_before=score_before, score_after=score_after)
+    margin = min(score_after - t.separable, score_after - score_before - t.separable_gain)
+    v.details.update(before=before, after=after, labels=labels, score_before=score_before, score_after=score_after,
+                     margin=margin)
     v.observed = f"balanced accuracy {score_before:.2f} before training, {score_after:.2f} after"
-    if score_after < t.separable or score_after - score_before < t.separable_gain:
+    if margin < 0:
         v.fix = "Training did not shape the embeddings: check that every epoch computes the loss on model(tokens) " \
                 "against the matching labels y, calls backward() and optimizer.step()."
         return
@@ -443,6 +448,8 @@ def end_to_end(v, outcome, ctx: Context) -> None:
         if scores[-1] >= t.end_to_end:
             break
     v.details["scores"] = scores
+    if scores:
+        v.details["margin"] = max(scores) - t.end_to_end
     if not scores:
         v.observed = f"no run finished: {errors[0] if errors else 'no runs'}"
         v.fix = "Fix the error in your model or loop."

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 
 def separability_score(embeddings: np.ndarray, labels: np.ndarray, *, folds: int = 5) -> float:
@@ -13,6 +11,9 @@ def separability_score(embeddings: np.ndarray, labels: np.ndarray, *, folds: int
     0.5 is chance. Balanced accuracy and class weights because the data are 75% real: an unweighted model that
     predicts "real" for everything scores 0.75 on plain accuracy and 0.5 here.
     """
+    from sklearn.linear_model import LogisticRegression  # here: importing scikit-learn takes a second
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
     embeddings = np.asarray(embeddings, dtype=np.float64)
     labels = np.asarray(labels).astype(int).ravel()
     if not np.isfinite(embeddings).all():

@@ -8,7 +8,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 
 KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -84,7 +83,7 @@ def _defined_names(node: ast.stmt) -> set[str]:
     return {t.id for t in targets if isinstance(t, ast.Name)}
 
 
-def extract_definitions(nb: nbformat.NotebookNode) -> Definitions:
+def extract_definitions(nb) -> Definitions:
     """Keeps each code cell's top-level imports, defs, classes and literal constants, in notebook order."""
     result = Definitions()
     for index, cell in enumerate(nb.get("cells", [])):
@@ -109,8 +108,11 @@ def extract_definitions(nb: nbformat.NotebookNode) -> Definitions:
     return result
 
 
-def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
-    """The notebook, upgraded to nbformat 4; raises ValueError with a message a student can act on."""
+def read_notebook(path: str | os.PathLike):
+    """The notebook (an nbformat NotebookNode), upgraded to nbformat 4; raises ValueError with a message a student
+    can act on."""
+    import nbformat  # not at the top: the worker, which never reads notebooks, starts faster without it
+
     path = Path(path)
     try:
         return nbformat.read(path, as_version=4)

@@ -11,7 +11,9 @@ import numbers
 
 import torch
 
-from autograder.grading_model import MODEL_CASES, Recipe, case_inputs, load_grading_data, seeded_grader_model
+from autograder.grading_model import (
+    MODEL_CASES, Recipe, case_inputs, load_grading_data, prior_entropy, seeded_grader_model,
+)
 from autograder.spy import TrainingSpy
 
 
@@ -119,10 +121,13 @@ def probe_training(ns: dict, recipe: Recipe, data, device: str) -> dict:
 
 
 def probe_end_to_end(ns: dict, recipe: Recipe, data, device: str) -> dict:
-    """The student's own ClassifierWithRNN trained by the student's train(), from `restarts` seeds."""
+    """The student's own ClassifierWithRNN trained by the student's train(), from up to `restarts` seeds: a new seed
+    only while the last run stayed on the plateau (its loss, computed here, not below the prior's entropy - 0.1).
+    The judge recomputes everything from the weights; stopping early can only cost the student chances."""
     train = _train(ns)
     cls = _model_class(ns, "ClassifierWithRNN")
     tokens, y, vocab_size, pad = load_grading_data(data)
+    plateau = prior_entropy(y) - 0.1
     runs = []
     for restart in range(recipe.restarts):
         run: dict = {"error": None, "seed": recipe.seed + 7 + restart}
@@ -132,10 +137,30 @@ def probe_end_to_end(ns: dict, recipe: Recipe, data, device: str) -> dict:
             run["initial_state"] = _state(model)
             run["losses"] = _losses(train(model, tokens, y, epochs=recipe.epochs, lr=recipe.lr, device=device))
             run["final_state"] = _state(model)
+            with torch.no_grad():
+                model.to("cpu")
+                loss = float(torch.nn.functional.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y))
         except Exception as err:
             run["error"] = describe(err)
+            loss = float("inf")
         runs.append(run)
+        if loss < plateau:
+            break
     return {"runs": runs}
+
+
+def run_probes(namespace: dict, probes: list[str], recipe: Recipe, data, device: str, emit) -> None:
+    """Runs each probe on the student's namespace; emit(name, result, error) gets exactly one of result or error."""
+    for name in probes:
+        torch.manual_seed(recipe.seed)
+        try:
+            result = PROBES[name](namespace, recipe, data, device)
+        except StudentError as err:
+            emit(name, None, {"type": "StudentError", "message": str(err), "where": []})
+        except Exception as err:  # the student's code raised outside any probe's own handling
+            emit(name, None, describe(err))
+        else:
+            emit(name, result, None)
 
 
 PROBES = {

@@ -30,7 +30,7 @@ def table(report: GradeReport) -> str:
     for v in report.verdicts:
         if not v.passed:
             lines.append(f"\n{v.check}:\n  " + v.message.replace("\n", "\n  "))
-    lines.append(f"\n(graded on {report.device} in {report.seconds:.1f} s)")
+    lines.append(f"\n(device placement checked on {report.device}; training on cpu; {report.seconds:.1f} s)")
     return "\n".join(lines)
 
 
@@ -104,7 +104,7 @@ img { max-width: 100%; }
 </style></head><body>
 <h1>Feedback: {{ title }}</h1>
 <p><strong>Score: {{ '%g' % report.score }} / {{ '%g' % report.max_score }}</strong>
-(graded on {{ report.device }} in {{ '%.1f' % report.seconds }} s)</p>
+(device placement checked on {{ report.device }}, training on cpu, {{ '%.1f' % report.seconds }} s)</p>
 {% for problem in report.problems %}<p class="fail">Notebook: {{ problem }}</p>{% endfor %}
 <table><tr><th>check</th><th>what it checks</th><th>points</th></tr>
 {% for check, v in rows %}<tr><td class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}</td><td>{{ check.title }}</td>

@@ -14,8 +14,9 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from autograder.grading_model import DataPaths, Recipe
+from autograder.recipe import DataPaths, Recipe
 from autograder.notebook import Definitions
 
 MAX_RESULT_BYTES = 64 * 2**20  # a probe's result file; anything larger is refused unread
@@ -43,6 +44,7 @@ class WorkerRun:
     returncode: int | None = None
     output_tail: str = ""
     seconds: float = 0.0
+    device: str | None = None  # the device the worker ran on ("auto" resolved)
 
 
 def _read_result(path: Path):
@@ -63,25 +65,32 @@ def _tail(path: Path) -> str:
         return f.read().decode("utf-8", "replace")
 
 
-def run_worker(definitions: Definitions, probes: list[str], *, recipe: Recipe, data: DataPaths, device: str,
-               timeout: float) -> WorkerRun:
-    """Runs `probes` in one fresh worker process; returns an outcome for every probe asked for."""
+def run_worker(definitions: Definitions | Callable[[], Definitions], probes: list[str], *, recipe: Recipe,
+               data: DataPaths, device: str, timeout: float) -> WorkerRun:
+    """Runs `probes` in one fresh worker process; returns an outcome for every probe asked for.
+
+    `definitions` may be a function that waits for them: the worker starts (and imports torch) meanwhile.
+    """
     import time
 
     run = WorkerRun()
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         job_dir = Path(tmp)
-        job = {"probes": probes, "recipe": recipe.to_json(), "data": vars(data), "device": device,
-               "definitions": definitions.to_json()}
-        (job_dir / "job.json").write_text(json.dumps(job))
         log = job_dir / "output.log"
         env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    MPLBACKEND="agg", TQDM_DISABLE="0")
         start = time.perf_counter()
         with log.open("wb") as output:
             process = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_dir)], cwd=job_dir,
-                                       stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=env,
+                                       stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, env=env,
                                        start_new_session=True)
+            job = {"probes": probes, "recipe": recipe.to_json(), "data": vars(data), "device": device,
+                   "definitions": (definitions() if callable(definitions) else definitions).to_json()}
+            try:
+                process.stdin.write(json.dumps(job).encode())
+                process.stdin.close()
+            except BrokenPipeError:  # the worker died before reading its job; reported below
+                pass
             try:
                 run.returncode = process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -96,7 +105,8 @@ def run_worker(definitions: Definitions, probes: list[str], *, recipe: Recipe, d
         run.output_tail = _tail(log)
         out = job_dir / "out"
         if (out / "load.json").is_file():
-            run.load_failures = json.loads((out / "load.json").read_text())["failures"]
+            loaded = json.loads((out / "load.json").read_text())
+            run.load_failures, run.device = loaded["failures"], loaded["device"]
         for name in probes:
             outcome = ProbeOutcome(name)
             result, error = out / f"{name}.pt", out / f"{name}.error.json"
@@ -117,4 +127,24 @@ def run_worker(definitions: Definitions, probes: list[str], *, recipe: Recipe, d
                                             f"before this check finished. Its last output: "
                                             f"{run.output_tail[-600:].strip() or '(none)'}"}
             run.outcomes[name] = outcome
+    return run
+
+
+def run_in_process(definitions: Definitions | Callable[[], Definitions], probes: list[str], *, recipe: Recipe,
+                   data: DataPaths, device: str, timeout: float) -> WorkerRun:
+    """run_worker's twin for trusted code (the kit's own corpus, in calibration): no process, no time limit."""
+    import torch
+
+    from autograder.notebook import execute_definitions
+    from autograder.probes import run_probes
+
+    definitions = definitions() if callable(definitions) else definitions
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    namespace, failures = execute_definitions(definitions)
+    run = WorkerRun(load_failures=failures, device=device)
+
+    def emit(name, result, error):
+        run.outcomes[name] = ProbeOutcome(name, data=result, error=error)
+
+    run_probes(namespace, probes, recipe, data, device, emit)
     return run

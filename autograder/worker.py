@@ -1,10 +1,11 @@
 """The worker: a separate process that loads a submission's definitions and runs probes on them.
 
-    python -m autograder.worker JOB_DIR
+    python -m autograder.worker JOB_DIR  < job.json
 
-JOB_DIR/job.json names the probes, the recipe, the data and the device. Each probe's result is written as soon as it
-is known, atomically: out/<probe>.pt (plain data for torch.load(weights_only=True)) or out/<probe>.error.json. A
-worker killed halfway leaves every finished probe's result behind.
+The job (on standard input, so that the worker can start importing torch while the grader is still reading the
+notebook) names the probes, the recipe, the data, the device and the definitions. Each probe's result is written as
+soon as it is known, atomically, in JOB_DIR/out: <probe>.pt (plain data for torch.load(weights_only=True)) or
+<probe>.error.json. A worker killed halfway leaves every finished probe's result behind.
 """
 
 from __future__ import annotations
@@ -22,37 +23,33 @@ def _write_atomic(path: Path, write) -> None:
 
 
 def main(job_dir: str) -> int:
-    job_dir = Path(job_dir)
-    job = json.loads((job_dir / "job.json").read_text())
-    out = job_dir / "out"
-    out.mkdir(exist_ok=True)
-
     import torch
 
     torch.set_num_threads(1)  # seeded CPU runs are then bit-identical
-    from autograder.grading_model import DataPaths, Recipe
+    # The first optimizer built in a process imports torch's compiler stack (about a second): do it now, while the
+    # grader is still reading the notebook, rather than inside the student's train().
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+    job = json.loads(sys.stdin.read())
+    out = Path(job_dir) / "out"
+    out.mkdir(exist_ok=True)
     from autograder.notebook import Definitions, execute_definitions
-    from autograder.probes import PROBES, StudentError, describe
+    from autograder.probes import run_probes
+    from autograder.recipe import DataPaths, Recipe
 
-    recipe = Recipe(**job["recipe"])
-    data = DataPaths(**job["data"])
-    definitions = Definitions.from_json(job["definitions"])
-    namespace, failures = execute_definitions(definitions)
-    _write_atomic(out / "load.json", lambda p: p.write_text(json.dumps({"failures": failures})))
+    device = job["device"]
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    namespace, failures = execute_definitions(Definitions.from_json(job["definitions"]))
+    _write_atomic(out / "load.json", lambda p: p.write_text(json.dumps({"failures": failures, "device": device})))
 
-    for name in job["probes"]:
-        torch.manual_seed(recipe.seed)
-        try:
-            result = PROBES[name](namespace, recipe, data, job["device"])
-        except StudentError as err:
-            error = {"type": "StudentError", "message": str(err), "where": []}
+    def emit(name, result, error):
+        if error is not None:
             _write_atomic(out / f"{name}.error.json", lambda p: p.write_text(json.dumps(error)))
-            continue
-        except Exception as err:  # the student's code raised outside any probe's own handling
-            error = describe(err)
-            _write_atomic(out / f"{name}.error.json", lambda p: p.write_text(json.dumps(error)))
-            continue
-        _write_atomic(out / f"{name}.pt", lambda p: torch.save(result, p))
+        else:
+            _write_atomic(out / f"{name}.pt", lambda p: torch.save(result, p))
+
+    run_probes(namespace, job["probes"], Recipe(**job["recipe"]), DataPaths(**job["data"]), device, emit)
     return 0
 
 

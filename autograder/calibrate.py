@@ -1,0 +1,153 @@
+"""Calibration: grades the reference, the correct variants and the mutants (tests/submissions.py) over many grader
+seeds and reports, for each check, its threshold, the distribution of the judged statistic, the margins, and the
+observed false-fail rate (correct submissions failing) and false-pass rate (mutants passing the check they target).
+
+    autograder calibrate --seeds 50 --jobs 2 --out calibration
+
+Runs the kit's own corpus in-process (trusted code): no sandbox, no time limits. Needs a checkout of the kit.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _corpus():
+    sys.path.insert(0, str(REPO / "tests"))
+    import submissions
+
+    reference = submissions.Submission("reference", {})
+    return [(reference, "reference")] + [(s, "variant") for s in submissions.VARIANTS] + \
+        [(s, "mutant") for s in submissions.MUTANTS]
+
+
+def _grade_one(task: tuple[str, int]) -> list[dict]:
+    """Grades one subject at one seed, in this process; returns one record per check judged."""
+    import torch
+
+    torch.set_num_threads(1)
+    from autograder.grade import grade
+    from autograder.recipe import Recipe
+    from autograder.runner import run_in_process
+
+    name, seed = task
+    submission, kind = next((s, k) for s, k in _corpus() if s.name == name)
+    import submissions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = submissions.build(submission, Path(tmp))
+        report = grade(path, names=list(submission.fails) or None, recipe=Recipe(seed=seed),
+                       runner=run_in_process, parallel=1, device="cpu")
+    records = []
+    for v in report.verdicts:
+        numbers = {k: x for k, x in v.details.items() if isinstance(x, (int, float, str, dict)) or
+                   (isinstance(x, list) and len(x) <= 10)}  # the judged statistics, not the embeddings
+        records.append({"subject": name, "kind": kind, "seed": seed, "check": v.check, "passed": v.passed,
+                        "targeted": v.check in submission.fails, "margin": None, "deviation": None,
+                        "margins": None, **numbers, "observed": v.observed[:200]})
+    return records
+
+
+def run(seeds: int, jobs: int, only: list[str] | None = None) -> list[dict]:
+    tasks = [(s.name, seed) for s, _ in _corpus() if not only or s.name in only for seed in range(seeds)]
+    tasks.sort(key=lambda t: t[1])  # seed-major, so an interrupted run covers every subject
+    records: list[dict] = []
+    start = time.perf_counter()
+    with get_context("spawn").Pool(jobs) as pool:
+        for done, result in enumerate(pool.imap_unordered(_grade_one, tasks), start=1):
+            records.extend(result)
+            if done % 25 == 0 or done == len(tasks):
+                print(f"  {done}/{len(tasks)} gradings, {time.perf_counter() - start:.0f} s", flush=True)
+    return records
+
+
+def _fmt(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{min(values):.3f} / {statistics.median(values):.3f} / {max(values):.3f}"
+
+
+def summarize(records: list[dict], seeds: int) -> str:
+    from autograder.checks import REGISTRY
+    from autograder.judges import Thresholds
+
+    thresholds = Thresholds()
+    lines = [f"Grader seeds 0..{seeds - 1}; correct = the reference and every variant; mutants = those that target "
+             "the check. Margins are signed distances from the threshold (positive: the pass side); for the exact "
+             "checks, the deviation is the largest |summary - accepted form| over the inputs.", "",
+             "| check | correct runs | false fails | correct: margin min / median / max | mutant runs | false passes "
+             "| mutants: margin min / median / max |", "|---|---|---|---|---|---|---|"]
+    for check in REGISTRY:
+        correct = [r for r in records if r["check"] == check.name and r["kind"] != "mutant"]
+        mutants = [r for r in records if r["check"] == check.name and r["kind"] == "mutant" and r["targeted"]]
+        key = "deviation" if check.name in ("summarize_is_last_state", "mean_summary") else "margin"
+
+        def values(rs):
+            return [r[key] for r in rs if r[key] is not None]
+
+        lines.append(
+            f"| {check.name} | {len(correct)} | {sum(not r['passed'] for r in correct)} | "
+            f"{_fmt(values(correct))}{' (deviation)' if key == 'deviation' else ''} | {len(mutants)} | "
+            f"{sum(r['passed'] for r in mutants)} | {_fmt(values(mutants))} |")
+    lines += ["", "Per subject (seeds passed / run, for the checks it is graded on):", "",
+              "| subject | kind | checks | runs | all passed | any targeted check passed |", "|---|---|---|---|---|---|"]
+    subjects = dict.fromkeys(r["subject"] for r in records)
+    for subject in subjects:
+        rs = [r for r in records if r["subject"] == subject]
+        by_seed: dict[int, list[dict]] = {}
+        for r in rs:
+            by_seed.setdefault(r["seed"], []).append(r)
+        kind = rs[0]["kind"]
+        all_passed = sum(all(r["passed"] for r in seed_rs) for seed_rs in by_seed.values())
+        targeted = sum(any(r["passed"] for r in seed_rs if r["targeted"]) for seed_rs in by_seed.values())
+        checks = sorted({r["check"] for r in rs})
+        lines.append(f"| {subject} | {kind} | {', '.join(checks) if kind == 'mutant' else 'all'} | {len(by_seed)} | "
+                     f"{all_passed} | {targeted if kind == 'mutant' else '-'} |")
+    lines += ["", "Loss components for correct submissions (loss_decreases):", ""]
+    comps: dict[str, list[float]] = {}
+    for r in records:
+        if r["check"] == "loss_decreases" and r["kind"] != "mutant" and r["margins"]:
+            for k, v in r["margins"].items():
+                comps.setdefault(k, []).append(v)
+    for k, v in comps.items():
+        lines.append(f"- {k}: margin min / median / max {_fmt(v)}")
+    lines += ["", f"Thresholds in force: {json.dumps(asdict(thresholds))}"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="autograder calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--only", nargs="+", metavar="SUBJECT", help="only these subjects (reference, mutant names)")
+    parser.add_argument("--out", default=str(REPO / "calibration"), help="folder for results.json and summary.md")
+    parser.add_argument("--from-results", metavar="JSON", help="summarize an earlier run's results.json again")
+    args = parser.parse_args(argv)
+    if args.from_results:
+        records = json.loads(Path(args.from_results).read_text())
+        args.seeds = 1 + max(r["seed"] for r in records)
+    else:
+        records = run(args.seeds, args.jobs, args.only)
+    summary = summarize(records, args.seeds)
+    print(summary)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(records, indent=0))
+    (out / "summary.md").write_text(summary + "\n")
+    print(f"wrote {out / 'results.json'} and {out / 'summary.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
