@@ -12,7 +12,7 @@ import numbers
 import torch
 
 from autograder.grading_model import (
-    MODEL_CASES, Recipe, case_inputs, load_grading_data, prior_entropy, seeded_grader_model,
+    MODEL_CASES, Recipe, case_inputs, load_grading_data, seeded_grader_model,
 )
 from autograder.spy import TrainingSpy
 
@@ -106,31 +106,45 @@ def probe_loop(ns: dict, recipe: Recipe, data, device: str) -> dict:
 
 
 def probe_training(ns: dict, recipe: Recipe, data, device: str) -> dict:
-    """The shared training run: the student's train() on the grader's model, at the grader's recipe."""
+    """The shared training run: the student's train() on the grader's model, at the grader's recipe. The model's
+    weights are kept after every optimizer step, and sent back at the start of each checkpoint epoch, so that the
+    judge can compare the returned losses with the real ones along the way, not only at the ends."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
     train = _train(ns)
     tokens, y, vocab_size, pad = load_grading_data(data)
     model = seeded_grader_model(vocab_size, pad, recipe, recipe.seed)
+    snapshots: list[dict] = []
+    handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: snapshots.append(_state(model)))
     result: dict = {"error": None, "epochs": recipe.epochs}
     try:
         losses = train(model, tokens, y, epochs=recipe.epochs, lr=recipe.lr, device=device)
         result["losses"] = _losses(losses)
     except Exception as err:
         result["error"] = describe(err)
+    finally:
+        handle.remove()
     result["final_state"] = _state(model)
+    result["steps"] = len(snapshots)
+    per_epoch, remainder = divmod(len(snapshots), recipe.epochs)
+    result["checkpoints"] = {str(e): snapshots[e * per_epoch - 1] for e in recipe.checkpoints
+                             if per_epoch and not remainder and e < recipe.epochs}
     return result
 
 
 def probe_end_to_end(ns: dict, recipe: Recipe, data, device: str) -> dict:
     """The student's own ClassifierWithRNN trained by the student's train(), from up to `restarts` seeds: a new seed
-    only while the last run stayed on the plateau (its loss, computed here, not below the prior's entropy - 0.1).
-    The judge recomputes everything from the weights; stopping early can only cost the student chances."""
+    only while the last run's embeddings, scored here, stayed below `restart_below`. The judge recomputes every score
+    from the weights; a wrong count here can only cost the student chances."""
+    from autograder.metrics import separability_score
+
     train = _train(ns)
     cls = _model_class(ns, "ClassifierWithRNN")
     tokens, y, vocab_size, pad = load_grading_data(data)
-    plateau = prior_entropy(y) - 0.1
     runs = []
     for restart in range(recipe.restarts):
-        run: dict = {"error": None, "seed": recipe.seed + 7 + restart}
+        run: dict = {"error": None, "seed": recipe.seed * 1000 + 7 + restart}
+        score = 0.0
         try:
             torch.manual_seed(run["seed"])
             model = cls(vocab_size, recipe.hidden_dim, recipe.embedding_dim, pad)
@@ -139,22 +153,34 @@ def probe_end_to_end(ns: dict, recipe: Recipe, data, device: str) -> dict:
             run["final_state"] = _state(model)
             with torch.no_grad():
                 model.to("cpu")
-                loss = float(torch.nn.functional.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y))
+                score = separability_score(model.summarize(model.embedding(tokens)).numpy(), y.numpy())
         except Exception as err:
             run["error"] = describe(err)
-            loss = float("inf")
         runs.append(run)
-        if loss < plateau:
+        if score >= recipe.restart_below:
             break
     return {"runs": runs}
 
 
+# The training runs are always on the CPU: seeded CPU runs are bit-identical, so a submission gets the same score on
+# a grader with a GPU as on one without (on a GPU, a loop that moves only the model would crash and lose every
+# training check, on the CPU only device_placement). Device placement is checked on the GPU when there is one.
+CPU_ONLY_PROBES = {"training", "end_to_end"}
+
+
 def run_probes(namespace: dict, probes: list[str], recipe: Recipe, data, device: str, emit) -> None:
     """Runs each probe on the student's namespace; emit(name, result, error) gets exactly one of result or error."""
+    import random
+
+    import numpy as np
+
     for name in probes:
+        # Seeded for every library a loop might draw from: the same submission gets the same score every time.
+        random.seed(recipe.seed)
+        np.random.seed(recipe.seed)
         torch.manual_seed(recipe.seed)
         try:
-            result = PROBES[name](namespace, recipe, data, device)
+            result = PROBES[name](namespace, recipe, data, "cpu" if name in CPU_ONLY_PROBES else device)
         except StudentError as err:
             emit(name, None, {"type": "StudentError", "message": str(err), "where": []})
         except Exception as err:  # the student's code raised outside any probe's own handling

@@ -18,12 +18,18 @@ class Recipe:
     lr: float = 1e-2  # lesson: 1e-3 x 3000 epochs; 1e-2 x 500 reaches the same at a sixth of the cost
     hidden_dim: int = 2
     embedding_dim: int = 2
-    restarts: int = 3  # end_to_end: the student's model may take this many seeds to leave the plateau
+    restarts: int = 6  # end_to_end: the student's model may take this many seeds to leave the plateau
+    restart_below: float = 0.72  # end_to_end: another seed only while the last run scored below this (worker's count)
+    checkpoints: tuple[int, ...] = (10, 50, 150)  # loss_decreases: returned losses compared with the weights here
     loop_rows: int = 64  # the short, spied run that checks device placement and the optimizer protocol
     loop_epochs: int = 3
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Recipe":
+        return cls(**{**data, "checkpoints": tuple(data["checkpoints"])})
 
 
 @dataclass(frozen=True)

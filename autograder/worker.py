@@ -49,7 +49,7 @@ def main(job_dir: str) -> int:
         else:
             _write_atomic(out / f"{name}.pt", lambda p: torch.save(result, p))
 
-    run_probes(namespace, job["probes"], Recipe(**job["recipe"]), DataPaths(**job["data"]), device, emit)
+    run_probes(namespace, job["probes"], Recipe.from_json(job["recipe"]), DataPaths(**job["data"]), device, emit)
     return 0
 
 
