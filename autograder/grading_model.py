@@ -103,9 +103,6 @@ def missing_keys(state: dict[str, torch.Tensor], keys=RNN_KEYS + ("embedding.wei
     return [k for k in keys if k not in state]
 
 
-SUMMARY_FORMS = ("last", "last_real")
-
-
 def summarize_with(state: dict[str, torch.Tensor], x: torch.Tensor, form: str) -> torch.Tensor:
     """A summary recomputed from weights: "last" (after the padding), "last_real" (at the last real token),
     "mean" (over all steps) or "masked_mean" (over real tokens)."""

@@ -107,7 +107,7 @@ img { max-width: 100%; }
 (device placement checked on {{ report.device }}, training on cpu, {{ '%.1f' % report.seconds }} s)</p>
 {% for problem in report.problems %}<p class="fail">Notebook: {{ problem }}</p>{% endfor %}
 <table><tr><th>check</th><th>what it checks</th><th>points</th></tr>
-{% for check, v in rows %}<tr><td class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}</td><td>{{ check.title }}</td>
+{% for check, v in rows %}<tr><td class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}</td><td title="{{ check.hint }}">{{ check.title }}</td>
 <td>{{ '%g' % v.score }} / {{ '%g' % v.max_score }}</td></tr>{% endfor %}
 </table>
 {% for check, v in rows %}<h2 class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}: {{ 'passed' if v.passed else 'not passed' }}</h2>

@@ -62,10 +62,6 @@ class Submission:
     edits: dict[str, str]
     fails: dict[str, str] = field(default_factory=dict)  # check -> a fragment of its message; empty: passes all
 
-    @property
-    def is_mutant(self) -> bool:
-        return bool(self.fails)
-
 
 def _replace(old: str, new: str) -> dict[str, str]:
     body = REFERENCE_LOOP
