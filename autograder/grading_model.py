@@ -5,7 +5,6 @@ both build bit-identical inputs and initial weights from the same seeds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -11,11 +11,9 @@ getrusage(RUSAGE_CHILDREN); the bare computation is one process.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
