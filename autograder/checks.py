@@ -18,6 +18,7 @@ class Check:
     judge: str  # the name of its function in autograder.judges (imported only when judging)
     hint: str  # one line shown with a failure
     title: str
+    after: tuple[str, ...] = ()  # checks whose verdicts this judge reads: judged first, even when not asked for
 
 
 @dataclass
@@ -72,7 +73,7 @@ REGISTRY: tuple[Check, ...] = (
           "after train, the embeddings are linearly separable"),
     Check("end_to_end", 1, HIDDEN, ("ClassifierWithRNN", "train"), "end_to_end", "end_to_end",
           "your model, trained by your loop, separates the classes",
-          "your ClassifierWithRNN trained by your train separates the classes"),
+          "your ClassifierWithRNN trained by your train separates the classes", after=("summarize_is_last_state",)),
 )
 
 BY_NAME = {check.name: check for check in REGISTRY}
@@ -82,6 +83,8 @@ def judge_function(check: Check):
     from autograder import judges
 
     return getattr(judges, check.judge)
+
+
 TOTAL_POINTS = sum(check.points for check in REGISTRY)
 
 
@@ -93,3 +96,9 @@ def select(public_only: bool = False, names: list[str] | None = None) -> list[Ch
             raise KeyError(f"unknown check(s) {unknown}; known: {sorted(BY_NAME)}")
         chosen = [c for c in chosen if c.name in names]
     return chosen
+
+
+def with_prerequisites(checks: list[Check]) -> list[Check]:
+    """`checks` and the checks their judges read (Check.after), in registry order."""
+    wanted = {c.name for c in checks} | {name for c in checks for name in c.after}
+    return [c for c in REGISTRY if c.name in wanted]

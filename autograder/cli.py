@@ -1,9 +1,12 @@
 """The kit's command line.
 
     autograder grade NOTEBOOK [--data PATH] [--out DIR]   every check; writes results.json, junit.xml, feedback.html
-    autograder check NOTEBOOK                             the public checks only: fast, for students
+    autograder check NOTEBOOK                             the public checks only (fast, for students); also fails
+                                                          while a question is unanswered
     autograder release                                    regenerate assignment/ from reference/ with nbgrader
     autograder course DIR                                 an nbgrader course folder holding the lesson
+    autograder nbgrader-report COURSE [--out CSV]         after `nbgrader autograde`: each student graded, error
+                                                          (with nbgrader's reason; not a zero), or missing
     autograder calibrate [--seeds 50]                     the corpus over many seeds: each check's error rates
 
 Exit status of grade and check: 0 all checks passed, 1 some did not, 2 the grader itself could not run.
@@ -35,6 +38,13 @@ def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
     if args.out:
         paths = write_all(report, Path(args.out))
         print("wrote " + ", ".join(str(p) for p in paths.values()))
+    if public_only:  # the student's last look before submitting: the questions too
+        from autograder.notebook import unanswered_questions
+
+        missing = unanswered_questions(args.notebook)
+        if missing:
+            print(f"Not answered yet: {', '.join(missing)} (the answer cells still say \"YOUR ANSWER HERE\").")
+            return max(report.exit_code, 1)
     return report.exit_code
 
 
@@ -48,6 +58,20 @@ def _cmd_course(args: argparse.Namespace) -> int:
     root = course.make_course(Path(args.dir))
     print(f"wrote an nbgrader course in {root}; next: cd {root} && nbgrader generate_assignment {course.ASSIGNMENT}")
     return 0
+
+
+def _cmd_nbgrader_report(args: argparse.Namespace) -> int:
+    from autograder import nbgrader_report
+
+    try:
+        rows = nbgrader_report.course_report(Path(args.course), args.assignment, args.db, args.course_id)
+    except ValueError as err:
+        print(f"autograder: {err}", file=sys.stderr)
+        return 2
+    print(nbgrader_report.table(rows))
+    if args.out:
+        print(f"wrote {nbgrader_report.write_csv(rows, Path(args.out))}")
+    return 1 if any(row.status == "error" for row in rows) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     make = sub.add_parser("course", help="create an nbgrader course folder holding the lesson as source")
     make.add_argument("dir")
     make.set_defaults(func=_cmd_course)
+    report = sub.add_parser("nbgrader-report", help="after nbgrader autograde: graded, error or missing, per student")
+    report.add_argument("course", help="the nbgrader course folder")
+    report.add_argument("--assignment", default=course.ASSIGNMENT)
+    report.add_argument("--course-id", default=course.COURSE_ID)
+    report.add_argument("--db", help="the gradebook's URL (default: sqlite:///COURSE/gradebook.db)")
+    report.add_argument("--out", help="also write the rows to this CSV file")
+    report.set_defaults(func=_cmd_nbgrader_report)
     sub.add_parser("calibrate", help="grade the corpus over many seeds; print each check's rates (see --help)",
                    add_help=False)
     if argv is None:

@@ -15,25 +15,79 @@ FIXTURE = REPO / "data_fixtures"
 ASSIGNMENT_DIR = REPO / "assignment"
 ASSIGNMENT = "rnn_embeddings"  # the nbgrader assignment name, and the notebook's stem
 COURSE_ID = "rnn-embeddings"
-LESSON_FILES = ("rnn_embeddings.ipynb", "fakenews_lesson.py")
+# What source/<assignment>/ holds besides the data; nbgrader copies all of it into the release.
+LESSON_FILES = ("rnn_embeddings.ipynb", "fakenews_lesson.py", "README.md", ".github/workflows/grade.yml")
 FIXTURE_FILES = ("FakeNewsNet.csv", "fakenews_tokenizer.model")  # shipped to students in data/
+CELL_TIMEOUT = 900  # seconds; see the comment in NBGRADER_CONFIG
 
-NBGRADER_CONFIG = f'''\
-"""nbgrader configuration for the RNN embeddings course (written by `autograder course`)."""
-c = get_config()
-c.CourseDirectory.course_id = "{COURSE_ID}"
-c.CourseDirectory.root = "."
+NBGRADER_CONFIG = '''\
+"""nbgrader configuration for the RNN embeddings course (written by `autograder course`; edit freely)."""
+import os
+import sys
+
+c = get_config()  # noqa: F821 - nbgrader provides it
+ROOT = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "{course_id}"
+c.CourseDirectory.root = ROOT
+
+# The grading engine (the `autograder` package) is what the hidden test cells import at autograde time. It lives in
+# the kit, not in source/, so nbgrader never copies it into release/ or feedback/. KIT is the folder it is imported
+# from when the kit is a checkout rather than an installed package; the kernels nbgrader starts get it on PYTHONPATH.
+KIT = {kit!r}
+if KIT:
+    sys.path.insert(0, KIT)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (KIT, os.environ.get("PYTHONPATH")) if p)
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
+)
+
+from autograder.nbgrader_plugins import FeedbackWithoutHiddenTests, GradedStderrToStdout  # noqa: E402
+
+# Per-cell time limit, in seconds. The longest cells: the first hidden test cell, which grades the whole notebook
+# (about 15 s on 2 cores; the engine's own worker time limits end it within about 5 min), and each experiment
+# (3000 epochs: about 8 s on the fixture, about 3 min on the full dataset on 2 CPU cores).
+c.Execute.timeout = {timeout}
+
+# nbgrader gives a test cell 0 points if it wrote to stderr (a tqdm bar, a PyTorch warning): in graded cells that
+# text is kept, as stdout. The rest is nbgrader's default list.
+c.Autograde.autograde_preprocessors = [
+    Execute, GradedStderrToStdout, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+
+# Feedback shows each check's verdict (the test cell prints it) but not the hidden tests' source, nor a traceback
+# quoting it.
+c.GenerateFeedback.preprocessors = [GetGrades, FeedbackWithoutHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# The SQLite gradebook waits up to 60 s for a lock held by another nbgrader process (formgrader, a second
+# autograde) instead of failing with "database is locked". For PostgreSQL, put its URL here.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db") + "?timeout=60"
+
+# Failures (a kernel that died, a notebook that could not be run) are logged here; `autograder nbgrader-report`
+# reads them to mark those students as errors, not zeros.
+c.NbGrader.logfile = os.path.join(ROOT, "nbgrader.log")
 '''
 
 
+def kit_path() -> str | None:
+    """The folder `autograder` is imported from, when that is a checkout (None for an installed package)."""
+    parent = Path(__file__).resolve().parent.parent
+    return None if parent.name in ("site-packages", "dist-packages") else str(parent)
+
+
 def make_course(root: Path) -> Path:
-    """Writes an nbgrader course folder: nbgrader_config.py and source/<assignment>/ with the lesson and data."""
+    """Writes an nbgrader course folder: nbgrader_config.py (an existing one is kept) and source/<assignment>/ with
+    the lesson, the student README and CI workflow, and the data."""
+    root = Path(root)
     source = root / "source" / ASSIGNMENT
     source.mkdir(parents=True, exist_ok=True)
     config = root / "nbgrader_config.py"
     if not config.exists():
-        config.write_text(NBGRADER_CONFIG)
+        config.write_text(NBGRADER_CONFIG.format(course_id=COURSE_ID, kit=kit_path(), timeout=CELL_TIMEOUT))
     for name in LESSON_FILES:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REFERENCE / name, source / name)
     (source / "data").mkdir(exist_ok=True)
     for name in FIXTURE_FILES:
@@ -41,12 +95,12 @@ def make_course(root: Path) -> Path:
     return root
 
 
-def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+def nbgrader(root: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
     """Runs an nbgrader command in a course folder; the interpreter's bin/ goes on PATH (nbgrader calls alembic)."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, text=True,
-                          capture_output=True, check=False)
+                          capture_output=True, check=False, timeout=timeout)
 
 
 def generate_release(out: Path = ASSIGNMENT_DIR) -> Path:
@@ -58,12 +112,32 @@ def generate_release(out: Path = ASSIGNMENT_DIR) -> Path:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout}\n{done.stderr}")
         release = root / "release" / ASSIGNMENT
         out.mkdir(parents=True, exist_ok=True)
-        for name in LESSON_FILES + ("data",):
+        for name in LESSON_FILES + ("data", ".github"):
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-        for item in release.iterdir():
-            (shutil.copytree if item.is_dir() else shutil.copy2)(item, out / item.name)
+        shutil.copytree(release, out, dirs_exist_ok=True)
     return out
+
+
+def check_cell_source(check) -> str:
+    """The source of the notebook's test cell for one check of the registry: the public checks run where students
+    can run them; a hidden check's call sits in nbgrader's hidden region, which the release does not contain."""
+    visibility = "public: run this cell to check your work" if check.visibility == "visible" else \
+        "hidden: it runs when your notebook is graded"
+    points = f"{check.points:g} point{'s' if check.points != 1 else ''}"
+    call = f'check("{check.name}")'
+    lines = [f"# Check `{check.name}` ({points}, {visibility}).", f"# It checks: {check.title}.",
+             "from autograder.nbgrader_cells import check", ""]
+    if check.visibility == "visible":
+        lines.append(call)
+    else:
+        lines += ["### BEGIN HIDDEN TESTS", call, "### END HIDDEN TESTS"]
+    return "\n".join(lines)
+
+
+def check_cell_id(name: str) -> str:
+    """The nbgrader grade id of the test cell of check `name`."""
+    return f"check-{name}"

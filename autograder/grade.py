@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.checks import Check, Verdict, judge_function, select
+from autograder.checks import Check, Verdict, judge_function, select, with_prerequisites
 from autograder.notebook import Definitions, read_definitions
 from autograder.recipe import DataPaths, Recipe, default_data_paths
 from autograder.runner import ProbeOutcome, run_worker
@@ -59,19 +59,26 @@ def _missing_names(check: Check, definitions: Definitions) -> list[str]:
 def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] | None = None,
           data: DataPaths | None = None, recipe: Recipe | None = None, device: str | None = None,
           thresholds=None, timeouts: dict[str, float] | None = None, runner=run_worker,
-          parallel: int = 2) -> GradeReport:
+          parallel: int = 2, namespace: dict | None = None) -> GradeReport:
     """Every chosen check's verdict for one notebook.
 
     `runner` runs a group of probes (run_worker: a separate process with a time limit); `parallel` is how many
-    groups run at once (1 for run_in_process, whose probes share the process's global state).
+    groups run at once (1 for run_in_process, whose probes share the process's global state). With `namespace`
+    (a running notebook's globals), the probes call the objects defined there, in this process, and `notebook` is
+    only a label for the report.
     """
+    if namespace is not None:
+        from autograder.runner import namespace_runner
+
+        runner, parallel = namespace_runner(namespace), 1
     start = time.perf_counter()
     recipe = recipe or Recipe()
     data = data or default_data_paths()
     device = device or "auto"  # the worker resolves it: cuda if it sees one, else cpu
     timeouts = {**TIMEOUTS, **(timeouts or {})}
     checks = select(public_only, names)
-    groups = [[p for p in group if p in {c.probe for c in checks}] for group in WORKER_GROUPS]
+    judged = with_prerequisites(checks)  # the report holds `checks`; a judge may read another check's verdict
+    groups = [[p for p in group if p in {c.probe for c in judged}] for group in WORKER_GROUPS]
     groups = [g for g in groups if g]
 
     # The workers start first and import torch while the notebook is read here.
@@ -81,7 +88,7 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
                                             timeout=max(timeouts[p] for p in g)), groups)
         definitions = Definitions()
         try:
-            definitions = read_definitions(notebook)
+            definitions = Definitions(names=set(namespace)) if namespace is not None else read_definitions(notebook)
         finally:  # never leave a worker waiting for its job
             notebook_read.set_result(definitions)
         report = GradeReport(str(notebook), [], checks, list(definitions.problems),
@@ -103,7 +110,7 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
             if problem not in report.problems:
                 report.problems.append(problem)
 
-    for check in checks:
+    for check in judged:
         verdict = Verdict(check.name, check.points)
         missing = _missing_names(check, definitions)
         if missing:
@@ -120,6 +127,7 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
                 verdict.observed = f"the grader failed while judging ({type(err).__name__}: {err})"
                 verdict.fix = "Nothing on your side: tell your instructor."
         context.verdicts[check.name] = verdict
-        report.verdicts.append(verdict)
+        if check in checks:
+            report.verdicts.append(verdict)
     report.seconds = time.perf_counter() - start
     return report

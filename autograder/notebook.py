@@ -125,6 +125,24 @@ def read_notebook(path: str | os.PathLike):
                          f"{str(err).splitlines()[0][:200] if str(err) else ''})") from None
 
 
+ANSWER_STUB = "YOUR ANSWER HERE"  # what nbgrader leaves in a manually graded answer cell (ClearSolutions.text_stub)
+
+
+def unanswered_questions(path: str | os.PathLike) -> list[str]:
+    """The grade ids of manually graded answer cells still holding nbgrader's stub (or nothing)."""
+    try:
+        nb = read_notebook(path)
+    except ValueError:
+        return []
+    found = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
+            if cell.source.strip() in ("", ANSWER_STUB):
+                found.append(meta.get("grade_id", "?"))
+    return found
+
+
 def read_definitions(path: str | os.PathLike) -> Definitions:
     """extract_definitions for a notebook file; an unreadable file gives no definitions and one problem."""
     try:

@@ -133,14 +133,31 @@ def run_worker(definitions: Definitions | Callable[[], Definitions], probes: lis
 def run_in_process(definitions: Definitions | Callable[[], Definitions], probes: list[str], *, recipe: Recipe,
                    data: DataPaths, device: str, timeout: float) -> WorkerRun:
     """run_worker's twin for trusted code (the kit's own corpus, in calibration): no process, no time limit."""
-    import torch
-
     from autograder.notebook import execute_definitions
-    from autograder.probes import run_probes
 
     definitions = definitions() if callable(definitions) else definitions
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     namespace, failures = execute_definitions(definitions)
+    return _run_here(namespace, failures, probes, recipe, data, device)
+
+
+def namespace_runner(namespace: dict):
+    """A runner for definitions that already live in this process: a notebook's kernel, where a student runs a test
+    cell. The probes call the objects in `namespace`; nothing is re-read from the notebook file."""
+
+    def run(definitions, probes: list[str], *, recipe: Recipe, data: DataPaths, device: str,
+            timeout: float) -> WorkerRun:
+        return _run_here(namespace, [], probes, recipe, data, device)
+
+    return run
+
+
+def _run_here(namespace: dict, failures: list[dict], probes: list[str], recipe: Recipe, data: DataPaths,
+              device: str) -> WorkerRun:
+    import torch
+
+    from autograder.probes import run_probes
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     run = WorkerRun(load_failures=failures, device=device)
 
     def emit(name, result, error):

@@ -22,6 +22,11 @@ def test_reference_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     text = "".join(o.get("text", "") for o in outputs)
     assert "400 headlines, 75% real" in text
+    for cell in nb.cells:  # each Check cell ran its check on the kernel's objects; its value is its points
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id", "").startswith("check-"):
+            values = [o.data["text/plain"] for o in cell.outputs if o.output_type == "execute_result"]
+            assert values == [f"{float(meta['points'])}"], meta["grade_id"]
     figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert figures == ["mean_embeddings.png", "mean_learning_curve.png", "rnn_embeddings.png", "rnn_learning_curve.png"]
 
@@ -32,7 +37,8 @@ def test_committed_release_matches_nbgrader_output(tmp_path):
     fresh = course.generate_release(tmp_path / "assignment")
     comparison = filecmp.dircmp(fresh, course.ASSIGNMENT_DIR)
     assert not comparison.left_only and not comparison.right_only, "run `autograder release`"
-    for name in ("fakenews_lesson.py", "data/FakeNewsNet.csv", "data/fakenews_tokenizer.model"):
+    for name in ("fakenews_lesson.py", "data/FakeNewsNet.csv", "data/fakenews_tokenizer.model", "README.md",
+                 ".github/workflows/grade.yml"):
         assert (fresh / name).read_bytes() == (course.ASSIGNMENT_DIR / name).read_bytes(), f"{name}: run `autograder release`"
     assert nbformat.read(fresh / "rnn_embeddings.ipynb", 4) == nbformat.read(course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb", 4)
 

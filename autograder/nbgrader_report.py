@@ -1,0 +1,146 @@
+"""The report of an nbgrader run: one row per student, from the gradebook, the course folders and nbgrader's log.
+
+`nbgrader export` writes 0 for a student whose notebook could not be autograded (a kernel that died, a time-out
+the kernel did not survive), exactly as for a real zero. Here such a student is an `error`, with nbgrader's reason,
+and no score:
+
+    graded      autograded: score, max_score, the points of each check and each answer cell
+    error       submitted, but autograding failed (nbgrader removed the autograded copy); `reason` says why
+    submitted   submitted, not autograded yet
+    missing     in the gradebook, nothing submitted
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.course import ASSIGNMENT, COURSE_ID
+
+ERROR_START = re.compile(r"There was an error processing assignment: (?P<path>\S+)"
+                         r"|While processing assignment (?P<path2>\S+), the kernel became unresponsive")
+EXCEPTION_LINE = re.compile(r"^\s*(?P<type>[\w.]*(?:Error|Exception|Interrupt)): ?(?P<message>.*)$")
+UNRESPONSIVE = "the kernel became unresponsive and could not be interrupted (an endless loop that ignores interrupts?)"
+
+
+@dataclass
+class StudentRow:
+    student: str
+    status: str
+    score: float | None = None
+    max_score: float | None = None
+    points: dict[str, float | None] = field(default_factory=dict)  # grade id -> points (None: not graded yet)
+    reason: str = ""
+
+
+def failures_from_log(log: Path, assignment: str = ASSIGNMENT) -> dict[str, str]:
+    """student id -> why nbgrader could not autograde them, from the log (the last failure of each student)."""
+    if not log.is_file():
+        return {}
+    failures: dict[str, str] = {}
+    student = None
+    for line in log.read_text(errors="replace").splitlines():
+        start = ERROR_START.search(line)
+        if start:
+            parts = Path(start["path"] or start["path2"]).parts
+            student = parts[-2] if len(parts) >= 2 and parts[-1] == assignment else None
+            if student:
+                failures[student] = UNRESPONSIVE if start["path2"] else "autograding failed (see nbgrader.log)"
+            continue
+        if line.startswith("[") and "|" in line.split("]")[0] and "Traceback" not in line:
+            student = None  # the next log record: that student's traceback is over
+            continue
+        found = EXCEPTION_LINE.match(line)
+        if student and found:
+            kind = found["type"].rsplit(".", 1)[-1]
+            detail = f"{kind}: {found['message']}".strip()
+            failures[student] = ("the kernel died (os._exit, out of memory, a crash in native code): " + detail
+                                 if kind == "DeadKernelError" else detail)
+    return failures
+
+
+def course_report(course: Path, assignment: str = ASSIGNMENT, db_url: str | None = None,
+                  course_id: str = COURSE_ID) -> list[StudentRow]:
+    """Every student of the gradebook, and every folder in submitted/, with a status."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course = Path(course).resolve()
+    db_url = db_url or f"sqlite:///{course / 'gradebook.db'}"
+    failures = failures_from_log(course / "nbgrader.log", assignment)
+    submitted_dir = course / "submitted"
+    rows = []
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+        except MissingEntry:
+            raise ValueError(f"the gradebook {db_url} has no assignment {assignment!r}; run nbgrader "
+                             "generate_assignment first") from None
+        students = {s.id for s in gb.students}
+        if submitted_dir.is_dir():
+            students |= {p.parent.name for p in submitted_dir.glob(f"*/{assignment}") if p.is_dir()}
+        for student in sorted(students):
+            submitted = (submitted_dir / student / assignment).is_dir()
+            autograded = all((course / "autograded" / student / assignment / f"{nb}.ipynb").is_file()
+                             for nb in notebooks)
+            if not submitted:
+                rows.append(StudentRow(student, "missing"))
+            elif not autograded:
+                reason = failures.get(student)
+                rows.append(StudentRow(student, "error" if reason else "submitted", reason=reason or ""))
+            else:
+                row = StudentRow(student, "graded")
+                try:
+                    submission = gb.find_submission(assignment, student)
+                except MissingEntry:
+                    rows.append(StudentRow(student, "error", reason="autograded, but not in the gradebook"))
+                    continue
+                row.score, row.max_score = submission.score, submission.max_score
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        row.points[grade.name] = None if grade.needs_manual_grade else grade.score
+                failed = _grader_errors(course / "autograded" / student / assignment, notebooks)
+                if failed:
+                    row.status, row.reason = "error", failed
+                rows.append(row)
+    return rows
+
+
+def _grader_errors(folder: Path, notebooks: list[str]) -> str:
+    """A test cell where the grader itself failed (GraderError): its points are not the student's doing."""
+    import nbformat
+
+    found = []
+    for name in notebooks:
+        nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and output.get("ename") == "GraderError":
+                    found.append(f"{cell.metadata.get('nbgrader', {}).get('grade_id', '?')}: {output.get('evalue')}")
+    return "; ".join(found)
+
+
+def write_csv(rows: list[StudentRow], path: Path) -> Path:
+    columns = sorted({name for row in rows for name in row.points})
+    with Path(path).open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "status", "score", "max_score", *columns, "reason"])
+        for row in rows:
+            writer.writerow([row.student, row.status, _num(row.score), _num(row.max_score),
+                             *(_num(row.points.get(c)) for c in columns), row.reason])
+    return Path(path)
+
+
+def table(rows: list[StudentRow]) -> str:
+    lines = [f"{'student':<24} {'status':<10} {'score':>11}  reason", "-" * 70]
+    for row in rows:
+        score = f"{row.score:g} / {row.max_score:g}" if row.score is not None else "-"
+        lines.append(f"{row.student:<24} {row.status:<10} {score:>11}  {row.reason}")
+    counts = {s: sum(r.status == s for r in rows) for s in ("graded", "error", "submitted", "missing")}
+    lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    return "\n".join(lines)
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:g}"

@@ -1,0 +1,208 @@
+"""The nbgrader packaging, piece by piece (the whole run is tests/test_nbgrader_course.py): the test cells and their
+points, the course configuration, the two preprocessors, the report of a run, the test cells' `check`, the student's
+`autograder check`, and the student repositories' CI workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import cli, course, nbgrader_cells
+from autograder.checks import REGISTRY
+from autograder.nbgrader_report import failures_from_log
+from conftest import REFERENCE_NOTEBOOK
+
+RELEASE_NOTEBOOK = course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb"
+
+
+def _graded_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def test_one_test_cell_per_check_with_the_registrys_points():
+    """Does each check have exactly one locked test cell, written by check_cell_source, with the registry's points?
+    (After changing the registry, rewrite the cells with check_cell_source and run `autograder release`.)"""
+    cells = _graded_cells(REFERENCE_NOTEBOOK)
+    tests = {gid: c for gid, c in cells.items() if gid.startswith("check-")}
+    assert set(tests) == {course.check_cell_id(c.name) for c in REGISTRY}
+    for check in REGISTRY:
+        cell = tests[course.check_cell_id(check.name)]
+        meta = cell.metadata["nbgrader"]
+        assert (meta["points"], meta["locked"], meta["solution"]) == (check.points, True, False), check.name
+        assert cell.source == course.check_cell_source(check), check.name
+    answers = {gid: c.metadata["nbgrader"]["points"] for gid, c in cells.items() if not gid.startswith("check-")}
+    assert answers == {"q1-answer": 2, "q2-answer": 2}
+    assert sum(c.points for c in REGISTRY) == 12  # the README's points table: 12 automatic + 4 manual = 16
+
+
+def test_release_runs_public_checks_and_hides_the_others():
+    cells = _graded_cells(RELEASE_NOTEBOOK)
+    for check in REGISTRY:
+        source = cells[course.check_cell_id(check.name)].source
+        assert (f'check("{check.name}")' in source) == (check.visibility == "visible"), check.name
+        assert "HIDDEN" not in source
+
+
+def _load_config(root: Path):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+
+
+def test_course_config_sets_what_matters_here(tmp_path):
+    from autograder.nbgrader_plugins import FeedbackWithoutHiddenTests, GradedStderrToStdout
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
+
+    root = course.make_course(tmp_path / "course")
+    config = _load_config(root)
+    assert config.Execute.timeout == course.CELL_TIMEOUT
+    assert config.CourseDirectory.db_url == f"sqlite:///{root / 'gradebook.db'}?timeout=60"
+    steps = config.Autograde.autograde_preprocessors
+    assert steps[:2] == [Execute, GradedStderrToStdout] and SaveAutoGrades in steps
+    assert FeedbackWithoutHiddenTests in config.GenerateFeedback.preprocessors
+    assert config.NbGrader.logfile == str(root / "nbgrader.log")
+    source = root / "source" / course.ASSIGNMENT
+    assert sorted(p.name for p in source.rglob("*.py")) == ["fakenews_lesson.py"]  # the engine stays in the kit
+    assert (source / ".github" / "workflows" / "grade.yml").is_file() and (source / "README.md").is_file()
+    (root / "nbgrader_config.py").write_text("c = get_config()\n")
+    course.make_course(root)
+    assert (root / "nbgrader_config.py").read_text() == "c = get_config()\n"  # an instructor's edits are kept
+
+
+def _cell(grade: bool, outputs, source="x = 1"):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": grade, "solution": False, "grade_id": "g", "points": 1,
+                                 "locked": True, "schema_version": 3}
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    return cell
+
+
+def test_stderr_in_a_graded_cell_becomes_stdout_and_keeps_its_points():
+    from nbgrader.utils import determine_grade
+
+    from autograder.nbgrader_plugins import GradedStderrToStdout
+
+    stderr = {"output_type": "stream", "name": "stderr", "text": "100%|####| 3/3\n"}
+    graded, other = _cell(True, [stderr]), _cell(False, [stderr])
+    assert determine_grade(graded)[0] == 0  # what nbgrader does by default
+    nb = nbformat.v4.new_notebook(cells=[graded, other])
+    nb, _ = GradedStderrToStdout().preprocess(nb, {})
+    assert nb.cells[0].outputs[0].name == "stdout" and nb.cells[0].outputs[0].text == stderr["text"]
+    assert nb.cells[1].outputs[0].name == "stderr"
+    assert determine_grade(nb.cells[0]) == (1, 1)
+
+
+def test_feedback_drops_hidden_tests_and_their_tracebacks():
+    from autograder.nbgrader_plugins import FeedbackWithoutHiddenTests
+
+    error = {"output_type": "error", "ename": "GraderError", "evalue": "the grader failed",
+             "traceback": ["----> 3 check(\"secret_check\")", "GraderError: the grader failed"]}
+    cell = _cell(True, [error], 'from x import check\n### BEGIN HIDDEN TESTS\ncheck("secret_check")\n'
+                                "### END HIDDEN TESTS")
+    nb, _ = FeedbackWithoutHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+    assert "secret_check" not in nb.cells[0].source
+    assert nb.cells[0].outputs[0].traceback == ["GraderError: the grader failed"]
+
+
+NBGRADER_LOG = """\
+[AutogradeApp | INFO] Autograding /c/autograded/ann/rnn_embeddings/rnn_embeddings.ipynb
+[AutogradeApp | ERROR] Kernel died while waiting for execute reply.
+[AutogradeApp | ERROR] There was an error processing assignment: /c/submitted/bob/rnn_embeddings
+[AutogradeApp | ERROR] Traceback (most recent call last):
+      File "/x/nbclient/client.py", line 1, in _async_poll_for_reply
+        raise DeadKernelError("Kernel died") from None
+    nbclient.exceptions.DeadKernelError: Kernel died
+[AutogradeApp | WARNING] Removing failed assignment: /c/autograded/bob/rnn_embeddings
+[AutogradeApp | ERROR] While processing assignment /c/submitted/cy/rnn_embeddings, the kernel became unresponsive
+[AutogradeApp | ERROR] There was an error processing assignment: /c/submitted/dee/rnn_embeddings
+[AutogradeApp | ERROR] Traceback (most recent call last):
+    ValueError: No such notebook
+[AutogradeApp | ERROR] There was an error processing assignment 'rnn_embeddings' for student 'bob'
+"""
+
+
+def test_report_reads_why_autograding_failed_from_the_log(tmp_path):
+    log = tmp_path / "nbgrader.log"
+    log.write_text(NBGRADER_LOG)
+    failures = failures_from_log(log)
+    assert set(failures) == {"bob", "cy", "dee"}
+    assert failures["bob"].startswith("the kernel died") and "DeadKernelError" in failures["bob"]
+    assert "unresponsive" in failures["cy"] and failures["dee"] == "ValueError: No such notebook"
+    assert failures_from_log(tmp_path / "none.log") == {}
+
+
+def test_check_in_a_students_kernel_uses_the_live_objects(reference, capsys):
+    assert nbgrader_cells.check("shapes", namespace=dict(reference)) == 1.0
+    assert "passed (1 of 1 points)" in capsys.readouterr().out
+    broken = dict(reference)
+    del broken["ClassifierWithRNN"]
+    assert nbgrader_cells.check("shapes", namespace=broken) == 0.0
+    assert "`ClassifierWithRNN` not found" in capsys.readouterr().out
+    with pytest.raises(nbgrader_cells.GraderError, match="no check named"):
+        nbgrader_cells.check("no_such_check", namespace={})
+
+
+def test_check_under_autograde_grades_the_notebook_file_once(tmp_path, monkeypatch, capsys):
+    """Under nbgrader autograde, the first test cell grades the file (as the CLI would) and the others reuse it."""
+    from autograder import grade as grade_module
+    from autograder.checks import Verdict
+
+    calls = []
+
+    def fake_grade(path, **kwargs):
+        calls.append((Path(path).name, kwargs))
+        verdicts = [Verdict(c.name, c.points, passed=c.name != "separability") for c in REGISTRY]
+        return grade_module.GradeReport(str(path), verdicts, list(REGISTRY))
+
+    monkeypatch.setattr(grade_module, "grade", fake_grade)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REFERENCE_NOTEBOOK, tmp_path / "rnn_embeddings.ipynb")
+    assert nbgrader_cells.check("shapes", namespace={}) == 1.0
+    assert nbgrader_cells.check("separability", namespace={}) == 0.0
+    assert calls == [("rnn_embeddings.ipynb", {})]  # all checks, one grading, nothing from the kernel
+    assert "failed (0 of 2 points)" in capsys.readouterr().out
+
+
+def test_student_check_fails_on_stubs_and_unanswered_questions(capsys):
+    assert cli.main(["check", str(RELEASE_NOTEBOOK), "--out", ""]) == 1
+    out = capsys.readouterr().out
+    assert "Not answered yet: q1-answer, q2-answer" in out and "NotImplementedError" in out
+    assert cli.main(["check", str(REFERENCE_NOTEBOOK), "--out", ""]) == 0
+
+
+def _workflow_steps() -> dict[str, dict]:
+    import yaml
+
+    workflow = yaml.safe_load((course.ASSIGNMENT_DIR / ".github" / "workflows" / "grade.yml").read_text())
+    steps = workflow["jobs"]["grade"]["steps"]
+    return {step.get("id") or step.get("name") or step.get("uses"): step for step in steps}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook, status", [(REFERENCE_NOTEBOOK, 0), (RELEASE_NOTEBOOK, 1)])
+def test_student_repository_workflow_grades_and_keeps_the_artifacts(tmp_path, notebook, status):
+    """The workflow's grade step, run here as GitHub Actions would (bash, in a copy of the student's repository):
+    the exit status says whether every check passed, and the files the artifact step keeps exist either way."""
+    steps = _workflow_steps()
+    repo = tmp_path / "student-repo"
+    shutil.copytree(course.ASSIGNMENT_DIR, repo)
+    shutil.copy(notebook, repo / "rnn_embeddings.ipynb")
+    summary = tmp_path / "summary.md"
+    env = dict(os.environ, GITHUB_STEP_SUMMARY=str(summary))
+    env["PATH"] = str(Path(os.sys.executable).parent) + os.pathsep + env["PATH"]
+    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", steps["grade"]["run"]], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == status, done.stdout + done.stderr
+    kept = steps["Keep results.json and the feedback page"]
+    assert kept["if"] == "always()"
+    for path in kept["with"]["path"].split():
+        assert (repo / path).is_file(), path
+    assert "total" in summary.read_text()
+    assert steps["install"]["run"].count("pip install") == 2 and "torch==2.13.0" in steps["install"]["run"]

@@ -1,0 +1,143 @@
+"""The kit as an nbgrader course, run for real: generate_assignment, autograde, generate_feedback and export in a
+temporary course on the fixture, with six students:
+
+    reference       the solved notebook                      full automatic points
+    release         the untouched student release            0 automatic points
+    first-step      mutant SummarizeReturnsFirstStep         partial points, the CLI's verdicts check by check
+    no-zero-grad    mutant NoZeroGrad                        partial points, the CLI's verdicts check by check
+    stderr-writer   correct; tqdm to stderr, a warning,      full automatic points
+                    a print to sys.stderr and os.write(2)
+    kernel-dies     correct until the experiment's train()   an error in the kit's report, not a zero
+                    calls os._exit (as an out-of-memory kill)
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+
+import nbformat
+import pytest
+
+import submissions as corpus
+from autograder import course
+from autograder.checks import REGISTRY
+from autograder.nbgrader_report import course_report
+
+AUTO_POINTS = sum(c.points for c in REGISTRY)
+MUTANTS = {"first-step": "SummarizeReturnsFirstStep", "no-zero-grad": "NoZeroGrad"}
+STDERR_WRITER = corpus.Submission("StderrWriter", corpus.loop(
+    "    import os, sys, warnings\n"
+    "    from tqdm import tqdm\n"
+    "    print('training on', device, file=sys.stderr)\n"
+    "    os.write(2, b'straight to file descriptor 2\\n')\n"
+    "    warnings.warn('a warning from train()')\n"
+    + corpus.REFERENCE_LOOP.replace('progress(range(epochs), desc="training")', "tqdm(range(epochs))")))
+KERNEL_DIES = corpus.Submission("KernelDies", corpus.loop(
+    "    import os\n"
+    "    if epochs >= 1000:  # the experiment, not the checks: as if the kernel were killed for memory\n"
+    "        os._exit(1)\n" + corpus.REFERENCE_LOOP))
+
+
+def _submit(root, student, notebook):
+    folder = root / "submitted" / student / course.ASSIGNMENT
+    folder.mkdir(parents=True)
+    shutil.copy(notebook, folder / f"{course.ASSIGNMENT}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory):
+    """The course after generate_assignment, autograde, generate_feedback and export; the CLI's reports beside."""
+    root = course.make_course(tmp_path_factory.mktemp("course"))
+    built = tmp_path_factory.mktemp("notebooks")
+    by_name = {m.name: m for m in corpus.MUTANTS}
+    students = {"reference": course.REFERENCE / "rnn_embeddings.ipynb",
+                "release": course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb",
+                "stderr-writer": corpus.build(STDERR_WRITER, built),
+                "kernel-dies": corpus.build(KERNEL_DIES, built)}
+    students |= {student: corpus.build(by_name[mutant], built) for student, mutant in MUTANTS.items()}
+    for student, notebook in students.items():
+        _submit(root, student, notebook)
+    runs = {}
+    for command in (("generate_assignment", course.ASSIGNMENT), ("autograde", course.ASSIGNMENT),
+                    ("generate_feedback", course.ASSIGNMENT), ("export",)):
+        runs[command[0]] = course.nbgrader(root, *command, timeout=1200)
+    assert runs["generate_assignment"].returncode == 0, runs["generate_assignment"].stderr
+    from autograder.grade import grade
+
+    cli = {student: grade(students[student]) for student in MUTANTS}
+    return root, runs, cli
+
+
+def _points(root) -> dict[str, dict[str, float | None]]:
+    return {row.student: row.points for row in course_report(root)}
+
+
+@pytest.mark.slow
+def test_autograde_scores_reference_full_and_release_zero(graded_course):
+    root, runs, _ = graded_course
+    points = _points(root)
+    checks = {c.name: c.points for c in REGISTRY}
+    assert {k: points["reference"][course.check_cell_id(c.name)] for k, c in zip(checks, REGISTRY)} == checks
+    assert all(points["release"][course.check_cell_id(c.name)] == 0 for c in REGISTRY)
+    assert points["release"]["q1-answer"] == 0  # an untouched answer cell: nbgrader's own zero
+
+
+@pytest.mark.slow
+def test_mutants_get_the_clis_verdicts_check_by_check(graded_course):
+    root, _, cli = graded_course
+    points = _points(root)
+    for student, report in cli.items():
+        expected = {course.check_cell_id(v.check): v.score for v in report.verdicts}
+        got = {grade_id: points[student][grade_id] for grade_id in expected}
+        assert got == expected, student
+        assert 0 < sum(got.values()) < AUTO_POINTS, student  # partial
+
+
+@pytest.mark.slow
+def test_stderr_does_not_cost_points(graded_course):
+    root, _, _ = graded_course
+    points = _points(root)["stderr-writer"]
+    assert sum(points[course.check_cell_id(c.name)] for c in REGISTRY) == AUTO_POINTS
+    nb = nbformat.read(root / "autograded" / "stderr-writer" / course.ASSIGNMENT / "rnn_embeddings.ipynb", 4)
+    experiment = next(c for c in nb.cells if c.metadata["nbgrader"].get("grade_id") == "exp1")
+    assert any(o.get("name") == "stderr" for o in experiment.outputs)  # it did write to stderr
+
+
+@pytest.mark.slow
+def test_dead_kernel_is_an_error_not_a_zero(graded_course):
+    root, runs, _ = graded_course
+    assert runs["autograde"].returncode != 0  # nbgrader says something failed, not whom or why
+    rows = {row.student: row for row in course_report(root)}
+    assert rows["kernel-dies"].status == "error" and rows["kernel-dies"].score is None
+    assert "kernel died" in rows["kernel-dies"].reason
+    assert {s for s, r in rows.items() if r.status == "graded"} == set(rows) - {"kernel-dies"}
+    with (root / "grades.csv").open() as f:  # what nbgrader export says: a zero like any other
+        exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
+    assert exported["kernel-dies"] == 0 and exported["reference"] == AUTO_POINTS
+
+
+@pytest.mark.slow
+def test_feedback_shows_verdicts_without_hidden_tests(graded_course):
+    root, runs, _ = graded_course
+    assert runs["generate_feedback"].returncode == 0, runs["generate_feedback"].stderr
+    pages = sorted((root / "feedback").glob(f"*/{course.ASSIGNMENT}/rnn_embeddings.html"))
+    assert {p.parent.parent.name for p in pages} == {"reference", "release", "stderr-writer", *MUTANTS}
+    hidden_calls = [f'check(&quot;{c.name}&quot;)' for c in REGISTRY if c.visibility == "hidden"]
+    for page in pages:
+        text = page.read_text()
+        assert "HIDDEN TESTS" not in text, page
+        assert not [call for call in hidden_calls if call in text], page
+    first_step = (root / "feedback" / "first-step" / course.ASSIGNMENT / "rnn_embeddings.html").read_text()
+    assert "the state after the FIRST step" in first_step  # the verdict is there, the test's code is not
+    assert re.search(r"last hidden state: failed \(0 of 2 points\)", first_step.replace("&#39;", "'"))
+
+
+@pytest.mark.slow
+def test_grading_engine_is_not_copied_to_students(graded_course):
+    root, _, _ = graded_course
+    for folder in ("release", "feedback"):
+        python_files = {p.name for p in (root / folder).rglob("*.py")}
+        assert python_files <= {"fakenews_lesson.py"}, folder
+        assert not list((root / folder).rglob("autograder")), folder
