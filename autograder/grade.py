@@ -30,6 +30,7 @@ class GradeReport:
     checks: list[Check]
     problems: list[str] = field(default_factory=list)  # notebook-level: unreadable, syntax errors, failed imports
     device: str = "cpu"
+    isolation: str = "none"  # the weakest sandbox level any of its workers ran at (autograder.sandbox)
     seconds: float = 0.0
     recipe: Recipe = field(default_factory=Recipe)
 
@@ -101,6 +102,9 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
         context = Context(recipe, tokens, y, vocab_size, pad, report.device, thresholds or Thresholds())
         runs = list(running)
     outcomes: dict[str, ProbeOutcome] = {}
+    from autograder.sandbox import weakest
+
+    report.isolation = weakest(run.isolation for run in runs) if runs else "none"
     for run in runs:
         if run.device:
             report.device = context.device = run.device

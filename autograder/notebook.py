@@ -83,11 +83,17 @@ def _defined_names(node: ast.stmt) -> set[str]:
     return {t.id for t in targets if isinstance(t, ast.Name)}
 
 
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(isinstance(meta, dict) and meta.get("grade") and not meta.get("solution"))
+
+
 def extract_definitions(nb) -> Definitions:
-    """Keeps each code cell's top-level imports, defs, classes and literal constants, in notebook order."""
+    """Keeps each code cell's top-level imports, defs, classes and literal constants, in notebook order. The
+    notebook's test cells (nbgrader grade cells that are not solutions) are the grader's, not the student's: skipped."""
     result = Definitions()
     for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code":
+        if cell.get("cell_type") != "code" or _is_test_cell(cell):
             continue
         try:
             source = _python_source(cell.get("source", ""))

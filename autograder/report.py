@@ -30,7 +30,8 @@ def table(report: GradeReport) -> str:
     for v in report.verdicts:
         if not v.passed:
             lines.append(f"\n{v.check}:\n  " + v.message.replace("\n", "\n  "))
-    lines.append(f"\n(device placement checked on {report.device}; training on cpu; {report.seconds:.1f} s)")
+    lines.append(f"\n(device placement checked on {report.device}; training on cpu; sandbox: {report.isolation}; "
+                 f"{report.seconds:.1f} s)")
     return "\n".join(lines)
 
 
@@ -39,6 +40,7 @@ def results_json(report: GradeReport) -> dict:
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 2),
+        "extra_data": {"isolation": report.isolation, "device": report.device},
         "output": "\n".join(f"notebook: {p}" for p in report.problems) or "All checks ran.",
         "tests": [
             {"name": v.check, "score": v.score, "max_score": v.max_score, "status": "passed" if v.passed else "failed",
@@ -104,7 +106,7 @@ img { max-width: 100%; }
 </style></head><body>
 <h1>Feedback: {{ title }}</h1>
 <p><strong>Score: {{ '%g' % report.score }} / {{ '%g' % report.max_score }}</strong>
-(device placement checked on {{ report.device }}, training on cpu, {{ '%.1f' % report.seconds }} s)</p>
+(device placement checked on {{ report.device }}, training on cpu, sandbox: {{ report.isolation }}, {{ '%.1f' % report.seconds }} s)</p>
 {% for problem in report.problems %}<p class="fail">Notebook: {{ problem }}</p>{% endfor %}
 <table><tr><th>check</th><th>what it checks</th><th>points</th></tr>
 {% for check, v in rows %}<tr><td class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}</td><td title="{{ check.hint }}">{{ check.title }}</td>

@@ -173,9 +173,9 @@ VARIANTS = (
 ALL = MUTANTS + VARIANTS
 
 
-def build(submission: Submission, folder: Path) -> Path:
-    """Writes the reference notebook with the submission's cells replaced; returns its path."""
-    nb = nbformat.read(REFERENCE, as_version=4)
+def build(submission: Submission, folder: Path, base: Path = REFERENCE) -> Path:
+    """Writes the `base` notebook (the reference) with the submission's cells replaced; returns its path."""
+    nb = nbformat.read(base, as_version=4)
     nb = copy.deepcopy(nb)
     found = set()
     for cell in nb.cells:

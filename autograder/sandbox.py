@@ -1,0 +1,233 @@
+"""The sandbox the student's code runs in: the command that starts a worker, at the best isolation level that works
+on this machine. Every grading records the level it ran at (GradeReport.isolation, results.json).
+
+    bwrap     bubblewrap: a new root holding only read-only mounts of the Python installation, the system
+              libraries, the worker's own modules (/kit) and the grading data (/data); the job folder (/job) is the
+              only writable place besides a private /tmp; new PID, network, IPC and UTS namespaces (no network, no
+              other process visible); dies with the grader. Inside, setpriv drops to an unprivileged uid with no
+              capabilities and no_new_privs (bubblewrap run as root without that would not be a sandbox: root can
+              unmount what hides the grader), and prlimit sets the resource limits.
+    uid       no bubblewrap, but root: a separate unprivileged uid (setpriv), no network (unshare --net), the
+              resource limits. Files readable by every user stay readable.
+    rlimits   neither: the resource limits and a process group, as the grading user.
+    none      the trusted in-process runner (the kit's own corpus): no isolation.
+
+AUTOGRADER_SANDBOX=bwrap|uid|rlimits picks a level (an unavailable one is an error); unset, the best that works.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+LEVELS = ("bwrap", "uid", "rlimits")
+SANDBOX_UID = 65534  # nobody: owns no file the grader needs
+# The worker's own modules: what the sandbox may see of the kit. Not the judges, the checks, the thresholds, the
+# reference or the tests.
+WORKER_MODULES = ("__init__.py", "worker.py", "probes.py", "grading_model.py", "spy.py", "notebook.py", "recipe.py",
+                  "metrics.py")
+KIT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per worker. Address space is virtual memory: torch with one thread maps about 1.5 GB before any work."""
+
+    address_space: int = 4 * 2**30
+    cpu_seconds: int = 600
+    processes: int = 64  # per uid, threads included
+    file_size: int = 256 * 2**20
+    open_files: int = 256
+
+    def prlimit(self) -> list[str]:
+        return ["prlimit", f"--as={self.address_space}", f"--cpu={self.cpu_seconds}", f"--nproc={self.processes}",
+                f"--fsize={self.file_size}", f"--nofile={self.open_files}", "--core=0", "--"]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    level: str
+    limits: Limits = Limits()
+
+    def uid(self) -> int | None:
+        """The uid the student's code runs as: nobody inside bwrap's namespaces; without them, a uid of its own per
+        worker, so that clean_up can end everything it left running; None: the grading user's."""
+        if self.level == "bwrap":
+            return SANDBOX_UID
+        if self.level == "uid":
+            return 62000 + secrets.randbelow(3000)
+        return None
+
+    def command(self, job: Path, kit: Path, data: dict[str, str], python_args: list[str],
+                uid: int | None = None) -> list[str]:
+        """argv that runs `python python_args` in the sandbox; paths in `python_args` are as seen inside."""
+        python = sys.executable
+        uid = SANDBOX_UID if uid is None else uid
+        drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        if self.level == "bwrap":
+            argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                    "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
+                    "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            runtime = _runtime_paths()
+            for parent in _parents(runtime):  # made by bwrap, traversable by the sandbox's uid (not 0700 /root)
+                argv += ["--perms", "0755", "--dir", parent]
+            for path in runtime:
+                argv += ["--ro-bind", path, path]
+            for path in _hidden_paths():
+                argv += ["--tmpfs", path]
+            gpus = sorted(str(p) for p in Path("/dev").glob("nvidia*"))
+            for device in gpus:  # an NVIDIA GPU stays usable (device placement is checked on it); untested here
+                argv += ["--dev-bind", device, device]
+            if gpus:
+                argv += ["--ro-bind-try", "/sys", "/sys"]
+            argv += ["--ro-bind", str(kit), "/kit", "--bind", str(job), "/job"]
+            for parent in _parents(list(data)):
+                argv += ["--perms", "0755", "--dir", parent]
+            for inside, outside in data.items():
+                argv += ["--ro-bind", outside, inside]
+            argv += ["--chdir", "/job", "--clearenv"]
+            for key, value in _environment("/kit").items():
+                argv += ["--setenv", key, value]
+            return argv + drop + self.limits.prlimit() + [python, *python_args]
+        if self.level == "uid":
+            return (["unshare", "--net", "--"] + drop + self.limits.prlimit() + [python, *python_args])
+        if self.level == "none":  # no isolation at all: only for measuring the sandbox's cost (benchmarks/)
+            return [python, *python_args]
+        return self.limits.prlimit() + [python, *python_args]
+
+    def environment(self, kit: Path) -> dict[str, str]:
+        """The environment the sandbox command starts with: nothing of the grader's (bwrap clears it again)."""
+        return _environment("/kit" if self.level == "bwrap" else str(kit))
+
+    def clean_up(self, uid: int | None) -> None:
+        """Ends whatever the student's code left running. bwrap: the PID namespace ended with the worker. uid: every
+        process of the worker's own uid. rlimits: only the process group (a process that left it survives)."""
+        if self.level != "uid" or uid is None:
+            return
+        for _ in range(3):
+            found = [pid for pid in _pids_of(uid)]
+            for pid in found:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if not found:
+                return
+
+
+def _pids_of(uid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            line = next((x for x in status.splitlines() if x.startswith("Uid:")), "")
+            if line.split()[1:2] == [str(uid)]:
+                pids.append(int(entry.name))
+    return pids
+
+
+def weakest(levels) -> str:
+    """The weakest of some sandbox levels ("none" is weaker than all)."""
+    order = (*LEVELS, "none")
+    return max(levels, key=order.index, default="none")
+
+
+def _environment(kit: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "USER": "student", "LANG": "C.UTF-8", "PYTHONPATH": kit,
+            "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg", "MPLCONFIGDIR": "/tmp/mpl", "TQDM_DISABLE": "0"}
+
+
+def _runtime_paths() -> list[str]:
+    """What a Python with torch needs to run: the system, the interpreter and its packages (read-only)."""
+    paths = {"/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"}
+    for name in (sys.prefix, sys.base_prefix, sys.exec_prefix):
+        paths.add(name)
+        paths.add(os.path.realpath(name))
+    paths.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
+    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
+        paths.add(os.path.realpath(sysconfig.get_paths()[key]))
+    existing = sorted(p for p in paths if os.path.exists(p))
+    # A path inside another is already there (and mounting it again would undo a tmpfs hiding something below).
+    return [p for p in existing if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in existing)]
+
+
+def _parents(paths: list[str]) -> list[str]:
+    found: list[str] = []
+    for path in paths:
+        for parent in reversed(Path(path).parents[:-1]):  # from the top, "/" excluded
+            if str(parent) not in found and str(parent) not in ("/", "/tmp") and str(parent) not in paths:
+                found.append(str(parent))
+    return found
+
+
+def _hidden_paths() -> list[str]:
+    """Folders inside the mounted runtime that hold the kit's graders (an installed, not editable, kit)."""
+    runtime = _runtime_paths()
+    return [str(KIT)] if any(str(KIT).startswith(p.rstrip("/") + "/") for p in runtime) else []
+
+
+def stage_kit(folder: Path) -> Path:
+    """Copies the worker's modules (and the lesson's helper module, which notebooks import) into folder/: the only
+    part of the kit the sandbox sees, mounted read-only at /kit."""
+    package = folder / "autograder"
+    package.mkdir(parents=True)
+    for name in WORKER_MODULES:
+        shutil.copy2(KIT / name, package / name)
+    import fakenews_lesson
+
+    shutil.copy2(fakenews_lesson.__file__, folder / "fakenews_lesson.py")
+    for path in [folder, package, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
+
+
+def _works(level: str) -> bool:
+    """Does a trivial worker start at this level (and reach its Python)?"""
+    import tempfile
+
+    if level == "rlimits":
+        return shutil.which("prlimit") is not None
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("prlimit"):
+        return False
+    if level == "bwrap" and not shutil.which("bwrap"):
+        return False
+    with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as tmp:
+        job, kit = Path(tmp) / "job", stage_kit(Path(tmp) / "kit")
+        job.mkdir()
+        Path(tmp).chmod(0o755)
+        sandbox = Sandbox(level)
+        argv = sandbox.command(job, kit, {}, ["-c", "import autograder.worker"], uid=sandbox.uid())
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=60, cwd=job, env=sandbox.environment(kit))
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0
+
+
+@functools.lru_cache(maxsize=None)
+def best() -> Sandbox:
+    """The level asked for in AUTOGRADER_SANDBOX, else the best that works here (tried once per process)."""
+    wanted = os.environ.get("AUTOGRADER_SANDBOX", "").strip()
+    if wanted:
+        if wanted not in LEVELS:
+            raise ValueError(f"AUTOGRADER_SANDBOX={wanted!r}: choose one of {', '.join(LEVELS)}")
+        if not _works(wanted):
+            raise RuntimeError(f"AUTOGRADER_SANDBOX={wanted}: that level does not work on this machine")
+        return Sandbox(wanted)
+    for level in LEVELS:
+        if _works(level):
+            return Sandbox(level)
+    raise RuntimeError("no sandbox level works here: install util-linux (prlimit), and bubblewrap")

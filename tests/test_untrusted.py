@@ -1,0 +1,173 @@
+"""Untrusted and broken submissions (issue: grade untrusted code safely). The adversarial corpus must gain nothing
+and leave the grader working; the malformed corpus must get a verdict for every check, with a message, and keep the
+points of what still works. Both run at the best sandbox level this machine has (bwrap where bubblewrap works)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+import adversarial
+import malformed
+import submissions as corpus
+from autograder import course, sandbox
+from autograder.checks import REGISTRY
+from autograder.grade import grade
+from autograder.report import write_all
+from conftest import REFERENCE_NOTEBOOK
+
+RELEASE = course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb"
+LEVEL = sandbox.best().level
+
+
+class Listener:
+    """A loopback TCP listener outside the sandbox that records whatever reaches it."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.5)
+        self.port = self.server.getsockname()[1]
+        self.received, self.stopping = [], False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.received.append(conn.recv(1024))
+                except OSError:
+                    self.received.append(b"(connected)")
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(timeout=5)
+        self.server.close()
+
+
+def _processes_of(uid: int) -> list[int]:
+    return sandbox._pids_of(uid)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", adversarial.ATTACKS, ids=lambda a: a.name)
+def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path):
+    if sandbox.LEVELS.index(LEVEL) > sandbox.LEVELS.index(attack.needs):
+        pytest.skip(f"needs sandbox level {attack.needs}; this machine has {LEVEL} (install bubblewrap)")
+    listener = Listener()
+    out, marker = tmp_path / "out", tmp_path / "pwned"
+    out.mkdir()
+    values = dict(reference=REFERENCE_NOTEBOOK, judges=Path(course.REPO / "autograder" / "judges.py"), out=out,
+                  port=listener.port, marker=marker)
+    cells = {k: adversarial.fill(v, **values) for k, v in attack.cells.items()}
+    notebook = corpus.build(corpus.Submission(attack.name, cells), tmp_path, base=RELEASE)
+    try:
+        report = grade(notebook, timeouts=attack.timeouts)
+    finally:
+        listener.close()
+    assert report.isolation == LEVEL
+    assert not report.internal_error, [v.observed for v in report.verdicts if v.internal_error]
+    gained = {v.check for v in report.verdicts if v.passed} - attack.may_pass
+    assert not gained, f"{attack.name} gained points on {gained}"
+    assert len(report.verdicts) == len(REGISTRY) and all(v.observed for v in report.verdicts)
+    assert not list(out.iterdir()), "the submission wrote into the grader's output folder"
+    assert not marker.exists(), "a pickle payload ran in the grader"
+    assert listener.received == [], "the submission reached the network"
+    if LEVEL == "bwrap":
+        assert _processes_of(sandbox.SANDBOX_UID) == [], "the submission left processes behind"
+    paths = write_all(report, out)  # and the grader still writes its own reports
+    assert '"score": 0' in paths["results"].read_text() or report.score <= sum(
+        c.points for c in REGISTRY if c.name in attack.may_pass)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", malformed.MALFORMED, ids=lambda m: m.name)
+def test_malformed_submission_gets_a_verdict_for_every_check(case, tmp_path):
+    notebook = tmp_path / f"{case.name}.ipynb"
+    case.write(notebook)
+    report = grade(notebook)
+    assert not report.internal_error, [v.observed for v in report.verdicts if v.internal_error]
+    assert [v.check for v in report.verdicts] == [c.name for c in REGISTRY]
+    passed = {v.check for v in report.verdicts if v.passed}
+    assert case.scored <= passed, f"lost {case.scored - passed}"
+    for verdict in report.verdicts:
+        assert verdict.expected and verdict.observed, verdict.check
+    if case.message:
+        shown = " ".join(report.problems + [v.observed for v in report.verdicts if not v.passed])
+        assert case.message in shown, shown[:800]
+    assert report.exit_code == (0 if passed == malformed.ALL else 1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(LEVEL == "rlimits", reason="the control needs a stronger level to compare with")
+def test_the_corpus_would_catch_a_missing_sandbox(tmp_path, monkeypatch):
+    """The control: at the weakest level, the attack that reads the reference does gain points, so the attack
+    tests above are not passing for want of a working attack."""
+    attack = next(a for a in adversarial.ATTACKS if a.name == "ReadsReferenceAndGraders")
+    cells = {k: adversarial.fill(v, reference=REFERENCE_NOTEBOOK, judges="", out="", port=0, marker="")
+             for k, v in attack.cells.items()}
+    notebook = corpus.build(corpus.Submission(attack.name, cells), tmp_path, base=RELEASE)
+    monkeypatch.setenv("AUTOGRADER_SANDBOX", "rlimits")
+    sandbox.best.cache_clear()
+    try:
+        report = grade(notebook, names=["loss_decreases"])
+    finally:
+        monkeypatch.delenv("AUTOGRADER_SANDBOX")
+        sandbox.best.cache_clear()
+    assert report.isolation == "rlimits" and report.score == 2
+
+
+def test_every_result_says_which_sandbox_ran(tmp_path):
+    from autograder.report import results_json
+
+    report = grade(REFERENCE_NOTEBOOK, names=["shapes"])
+    assert report.isolation == LEVEL and results_json(report)["extra_data"]["isolation"] == LEVEL
+
+
+@pytest.mark.skipif(LEVEL != "bwrap", reason="bubblewrap is not usable here")
+def test_sandbox_hides_the_kit_and_drops_privileges(tmp_path):
+    """Inside: an unprivileged uid without capabilities; no judges, reference or tests; /tmp private; no way to
+    unmount what hides things."""
+    import subprocess
+
+    box = sandbox.best()
+    job = tmp_path / "job"
+    job.mkdir()
+    tmp_path.chmod(0o755)
+    kit = sandbox.stage_kit(tmp_path / "kit")
+    script = ("import os, sys\n"
+              "print(os.getuid(), os.getgid())\n"
+              "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
+              f"print(os.path.exists({str(course.REPO / 'autograder' / 'judges.py')!r}),"
+              f" os.path.exists({str(REFERENCE_NOTEBOOK)!r}), os.path.exists('/kit/autograder/judges.py'))\n"
+              "print(sorted(os.listdir('/tmp')))\n"
+              "print(os.system('umount /tmp 2>/dev/null') != 0)\n")
+    argv = box.command(job, kit, {}, ["-c", script], uid=box.uid())
+    done = subprocess.run(argv, capture_output=True, text=True, env=box.environment(kit), timeout=60)
+    assert done.returncode == 0, done.stderr
+    uid, caps, hidden, tmp, cannot_unmount = done.stdout.splitlines()
+    assert uid == f"{sandbox.SANDBOX_UID} {sandbox.SANDBOX_UID}" and int(caps, 16) == 0
+    assert hidden == "False False False" and tmp == "[]" and cannot_unmount == "True"
+
+
+def test_sandbox_level_can_be_chosen_and_is_checked(monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_SANDBOX", "no-such-level")
+    sandbox.best.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="choose one of"):
+            sandbox.best()
+        monkeypatch.setenv("AUTOGRADER_SANDBOX", "rlimits")
+        sandbox.best.cache_clear()
+        assert sandbox.best().level == "rlimits"
+    finally:
+        sandbox.best.cache_clear()
+        os.environ.pop("AUTOGRADER_SANDBOX", None)
