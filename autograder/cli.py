@@ -7,6 +7,8 @@
     autograder course DIR                                 an nbgrader course folder holding the lesson
     autograder nbgrader-report COURSE [--out CSV]         after `nbgrader autograde`: each student graded, error
                                                           (with nbgrader's reason; not a zero), or missing
+    autograder batch SUBMISSIONS --out DIR                a whole class on Dask (local cluster or --scheduler);
+                                                          grades.csv, each student's reports; resumable
     autograder calibrate [--seeds 50]                     the corpus over many seeds: each check's error rates
 
 Exit status of grade and check: 0 all checks passed, 1 some did not, 2 the grader itself could not run.
@@ -74,6 +76,28 @@ def _cmd_nbgrader_report(args: argparse.Namespace) -> int:
     return 1 if any(row.status == "error" for row in rows) else 0
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from autograder import batch
+    from autograder.recipe import default_data_paths
+
+    try:
+        data = default_data_paths(args.data, args.tokenizer) if (args.data or args.tokenizer) else None
+        rows = batch.run_batch(Path(args.submissions), Path(args.out), workers=args.workers,
+                               scheduler=args.scheduler, regrade=args.regrade, data=data, timeout=args.timeout)
+    except (ValueError, OSError) as err:
+        print(f"autograder: {err}", file=sys.stderr)
+        return 2
+    counts = {s: sum(r.status == s for r in rows.values()) for s in (batch.STATUS_GRADED, batch.STATUS_ERROR)}
+    print(f"{len(rows)} students: {counts[batch.STATUS_GRADED]} graded, {counts[batch.STATUS_ERROR]} error; "
+          f"wrote {Path(args.out) / 'grades.csv'}")
+    if args.gradebook:
+        from autograder.gradebook import write_scores
+
+        written = write_scores(list(rows.values()), args.gradebook, args.course_id)
+        print(f"wrote {written} students into the gradebook {args.gradebook}")
+    return 1 if counts[batch.STATUS_ERROR] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -95,6 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     make = sub.add_parser("course", help="create an nbgrader course folder holding the lesson as source")
     make.add_argument("dir")
     make.set_defaults(func=_cmd_course)
+    many = sub.add_parser("batch", help="grade a folder of submissions in parallel (Dask); resumable")
+    many.add_argument("submissions", help="nbgrader's submitted/ (or its course folder), or a folder of STUDENT.ipynb")
+    many.add_argument("--out", required=True, help="grades.csv and students/<student>/ go here")
+    many.add_argument("--workers", type=int, help="local Dask workers (default: one per core)")
+    many.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786)")
+    many.add_argument("--regrade", action="store_true", help="grade again the students already graded")
+    many.add_argument("--timeout", type=float, default=900, help="seconds per submission (default 900)")
+    many.add_argument("--gradebook", help="also write the scores into this nbgrader gradebook URL "
+                                          "(sqlite:///path/gradebook.db or postgresql+psycopg2://...)")
+    many.add_argument("--course-id", default=course.COURSE_ID)
+    many.add_argument("--data", help="the grading data (default: the fixture); must exist on the workers")
+    many.add_argument("--tokenizer")
+    many.set_defaults(func=_cmd_batch)
     report = sub.add_parser("nbgrader-report", help="after nbgrader autograde: graded, error or missing, per student")
     report.add_argument("course", help="the nbgrader course folder")
     report.add_argument("--assignment", default=course.ASSIGNMENT)

@@ -144,19 +144,24 @@ def test_sandbox_hides_the_kit_and_drops_privileges(tmp_path):
     job.mkdir()
     tmp_path.chmod(0o755)
     kit = sandbox.stage_kit(tmp_path / "kit")
+    outside = Path("/tmp") / f"outside-{os.getpid()}"
+    outside.write_text("the grader's")
     script = ("import os, sys\n"
               "print(os.getuid(), os.getgid())\n"
               "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
               f"print(os.path.exists({str(course.REPO / 'autograder' / 'judges.py')!r}),"
               f" os.path.exists({str(REFERENCE_NOTEBOOK)!r}), os.path.exists('/kit/autograder/judges.py'))\n"
-              "print(sorted(os.listdir('/tmp')))\n"
+              f"print(os.path.exists({str(outside)!r}))\n"
               "print(os.system('umount /tmp 2>/dev/null') != 0)\n")
     argv = box.command(job, kit, {}, ["-c", script], uid=box.uid())
-    done = subprocess.run(argv, capture_output=True, text=True, env=box.environment(kit), timeout=60)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, env=box.environment(kit), timeout=60)
+    finally:
+        outside.unlink()
     assert done.returncode == 0, done.stderr
     uid, caps, hidden, tmp, cannot_unmount = done.stdout.splitlines()
     assert uid == f"{sandbox.SANDBOX_UID} {sandbox.SANDBOX_UID}" and int(caps, 16) == 0
-    assert hidden == "False False False" and tmp == "[]" and cannot_unmount == "True"
+    assert hidden == "False False False" and tmp == "False" and cannot_unmount == "True"
 
 
 def test_sandbox_level_can_be_chosen_and_is_checked(monkeypatch):

@@ -1,0 +1,237 @@
+"""Grades a whole class on Dask's distributed scheduler: a local cluster by default, or an existing one.
+
+    autograder batch SUBMISSIONS --out DIR [--workers N] [--scheduler ADDRESS] [--gradebook URL] [--regrade]
+
+SUBMISSIONS is nbgrader's layout (`submitted/<student>/<assignment>/*.ipynb`, or the course folder holding
+`submitted/`) or a flat folder of `<student>.ipynb`, as learning-management systems export them. Each task grades one
+submission (`grade()`: its own sandboxed worker processes, one at a time, so a task uses about one core) on a Dask
+worker; the notebook travels with the task and the reports come back with its result, so workers need no shared
+folder with the machine running this command.
+
+Nothing is lost. Only this process writes DIR, and each student's folder `DIR/students/<student>/` (results.json,
+feedback.html, junit.xml, row.json) appears in one atomic rename when that student is done. A batch that is killed
+and started again grades only the students without a folder (or whose notebook changed since); `--regrade` grades
+everyone again. `DIR/grades.csv`, one row per student (total, each check's points, status, reason), is rewritten
+atomically after every student. A submission whose grading crashed or ran past `--timeout` is `error`, with the
+reason, and no score: not a 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from autograder.checks import REGISTRY
+from autograder.course import ASSIGNMENT
+
+STATUS_GRADED, STATUS_ERROR = "graded", "error"
+TASK_TIMEOUT = 900.0  # seconds for one submission; grade()'s own worker limits end it well before
+
+
+@dataclass
+class Row:
+    student: str
+    status: str
+    total: float | None = None
+    max_total: float = float(sum(c.points for c in REGISTRY))
+    points: dict[str, float] = field(default_factory=dict)  # check -> points (graded rows only)
+    reason: str = ""
+    isolation: str = ""
+    sha256: str = ""  # of the notebook graded: a changed submission is graded again
+    seconds: float = 0.0
+
+
+def _safe_id(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@+-]", "_", name).lstrip(".") or "_"
+
+
+def discover(submissions: Path, assignment: str = ASSIGNMENT) -> dict[str, Path | None]:
+    """student id -> their notebook (None: a student folder without one). Both layouts, mixed if need be."""
+    root = Path(submissions)
+    if (root / "submitted").is_dir():
+        root = root / "submitted"
+    if not root.is_dir():
+        raise ValueError(f"{submissions} is not a folder of submissions")
+    found: dict[str, Path | None] = {}
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix == ".ipynb":
+            found[_safe_id(entry.stem)] = entry
+        elif entry.is_dir():
+            folder = entry / assignment if (entry / assignment).is_dir() else entry
+            notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+            preferred = [p for p in notebooks if p.stem == assignment]
+            found[_safe_id(entry.name)] = (preferred or notebooks or [None])[0]
+    return found
+
+
+def grade_task(student: str, name: str, notebook: bytes, data: dict | None, timeout: float) -> dict:
+    """Runs on a Dask worker: grades one notebook; returns its row and its reports as plain data."""
+    import concurrent.futures
+
+    from autograder.grade import grade
+    from autograder.recipe import DataPaths
+    from autograder.report import write_all
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="batch-") as tmp:
+        path = Path(tmp) / (_safe_id(Path(name).name) or "submission.ipynb")
+        path.write_bytes(notebook)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(grade, path, parallel=1, data=DataPaths(**data) if data else None)
+        try:
+            report = future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            pool.shutdown(wait=False)
+            return {"row": asdict(Row(student, STATUS_ERROR, reason=f"grading ran past {timeout:.0f} s")), "files": {}}
+        except Exception as err:  # noqa: BLE001 - recorded as this student's error; the batch goes on
+            return {"row": asdict(Row(student, STATUS_ERROR, reason=f"grading failed: {type(err).__name__}: {err}")),
+                    "files": {}}
+        pool.shutdown(wait=False)
+        row = Row(student, STATUS_GRADED, total=report.score, max_total=report.max_score,
+                  points={v.check: v.score for v in report.verdicts}, isolation=report.isolation,
+                  seconds=round(time.perf_counter() - start, 2))
+        if report.internal_error:
+            row.status = STATUS_ERROR
+            row.reason = "grader error on " + ", ".join(v.check for v in report.verdicts if v.internal_error)
+        paths = write_all(report, Path(tmp) / "out")
+        files = {p.name: p.read_bytes() for p in paths.values()}
+    return {"row": asdict(row), "files": files}
+
+
+class Output:
+    """DIR: students/<student>/ (one atomic rename each), grades.csv (rewritten atomically)."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.students = self.out / "students"
+        self.students.mkdir(parents=True, exist_ok=True)
+
+    def done(self) -> dict[str, Row]:
+        rows = {}
+        for folder in self.students.iterdir():
+            if folder.name.startswith(".") or not (folder / "row.json").is_file():
+                continue
+            try:
+                rows[folder.name] = Row(**json.loads((folder / "row.json").read_text()))
+            except (ValueError, TypeError):
+                continue  # unreadable: graded again
+        return rows
+
+    def save(self, row: Row, files: dict[str, bytes]) -> None:
+        staging = Path(tempfile.mkdtemp(prefix=f".{row.student}.", dir=self.students))
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        (staging / "row.json").write_text(json.dumps(asdict(row), indent=1))
+        for path in staging.iterdir():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
+        final = self.students / row.student
+        if final.exists():  # a regrade: the old folder leaves in one rename, the new one arrives in another
+            old = Path(tempfile.mkdtemp(prefix=f".{row.student}.old.", dir=self.students))
+            os.replace(final, old / "folder")
+            os.replace(staging, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, final)
+
+    def clean(self) -> None:
+        """Leftovers of a batch killed while saving: staging folders (their student is graded again)."""
+        for folder in self.students.glob(".*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def write_csv(self, students: list[str], rows: dict[str, Row]) -> Path:
+        checks = [c.name for c in REGISTRY]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["student", "status", "total", "max_total", *checks, "reason"])
+        for student in students:
+            row = rows.get(student) or Row(student, "pending")
+            graded = row.total is not None and row.status == STATUS_GRADED
+            writer.writerow([student, row.status, f"{row.total:g}" if graded else "", f"{row.max_total:g}",
+                             *((f"{row.points.get(c, 0):g}" if graded else "") for c in checks), row.reason])
+        path = self.out / "grades.csv"
+        tmp = path.with_name(".grades.csv.tmp")
+        tmp.write_text(buffer.getvalue())
+        os.replace(tmp, path)
+        return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_batch(submissions: Path, out: Path, *, workers: int | None = None, scheduler: str | None = None,
+              regrade: bool = False, data=None, timeout: float = TASK_TIMEOUT, progress: bool = True,
+              assignment: str = ASSIGNMENT) -> dict[str, Row]:
+    """Grades every submission not graded yet; returns every student's row (grades.csv holds the same)."""
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    found = discover(submissions, assignment)
+    students = sorted(found)
+    output = Output(out)
+    output.clean()
+    rows = {s: r for s, r in output.done().items() if s in found}
+    todo = []
+    for student in students:
+        notebook = found[student]
+        if notebook is None:
+            row = Row(student, STATUS_ERROR, reason="no notebook in the submission folder")
+            if rows.get(student) != row:
+                output.save(row, {})
+                rows[student] = row
+            continue
+        sha = _sha256(notebook)
+        if regrade or student not in rows or rows[student].sha256 != sha:
+            todo.append((student, notebook, sha))
+    output.write_csv(students, rows)
+    if not todo:
+        return rows
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        workers = workers or max(1, os.cpu_count() or 1)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    data_json = vars(data) if data is not None else None
+    try:
+        futures = {}
+        for student, notebook, sha in todo:
+            future = client.submit(grade_task, student, notebook.name, notebook.read_bytes(), data_json, timeout,
+                                   key=f"grade-{student}-{sha[:12]}", pure=False, retries=0)
+            futures[future] = (student, sha)
+        bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress)
+        for future in as_completed(futures):
+            student, sha = futures[future]
+            try:
+                result = future.result()
+                row, files = Row(**result["row"]), result["files"]
+            except Exception as err:  # noqa: BLE001 - a worker that died (memory, a crash): this student's error
+                row, files = Row(student, STATUS_ERROR, reason=f"the grading task failed: {type(err).__name__}: "
+                                                                 f"{str(err)[:300]}"), {}
+            row.sha256 = sha
+            output.save(row, files)
+            rows[student] = row
+            output.write_csv(students, rows)
+            bar.update(1)
+        bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return rows

@@ -1,0 +1,211 @@
+"""Batch grading (autograder batch): both layouts, a mixed folder, a batch killed with SIGKILL and resumed, reruns
+that change nothing, and scores written into nbgrader gradebooks on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import adversarial
+import submissions as corpus
+from autograder import batch, course
+from autograder.checks import REGISTRY
+from conftest import REFERENCE_NOTEBOOK
+
+RELEASE = course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb"
+FULL = sum(c.points for c in REGISTRY)
+
+
+def test_discovers_nbgrader_and_flat_layouts(tmp_path):
+    nbgrader_layout = tmp_path / "course" / "submitted"
+    for student in ("ann", "bo b"):
+        folder = nbgrader_layout / student / course.ASSIGNMENT
+        folder.mkdir(parents=True)
+        shutil.copy(RELEASE, folder / "rnn_embeddings.ipynb")
+    (nbgrader_layout / "cy" / course.ASSIGNMENT).mkdir(parents=True)  # submitted nothing
+    found = batch.discover(tmp_path / "course")
+    assert sorted(found) == ["ann", "bo_b", "cy"] and found["cy"] is None
+    assert found["ann"].name == "rnn_embeddings.ipynb"
+    flat = tmp_path / "lms-export"
+    flat.mkdir()
+    shutil.copy(RELEASE, flat / "dee.ipynb")
+    (flat / "notes.txt").write_text("not a submission")
+    assert list(batch.discover(flat)) == ["dee"]
+
+
+def test_a_task_that_runs_too_long_is_an_error_not_a_zero():
+    result = batch.grade_task("slow", "x.ipynb", REFERENCE_NOTEBOOK.read_bytes(), None, timeout=0.01)
+    assert result["row"]["status"] == "error" and "ran past" in result["row"]["reason"]
+    assert result["row"]["total"] is None
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory):
+    """Reference, release, a mutant, a malformed file, an attack (flat), and a student folder with no notebook."""
+    folder = tmp_path_factory.mktemp("submissions")
+    built = tmp_path_factory.mktemp("built")
+    shutil.copy(REFERENCE_NOTEBOOK, folder / "ref.ipynb")
+    shutil.copy(RELEASE, folder / "untouched.ipynb")
+    mutant = next(m for m in corpus.MUTANTS if m.name == "SummarizeReturnsFirstStep")
+    shutil.copy(corpus.build(mutant, built), folder / "first_step.ipynb")
+    (folder / "not_json.ipynb").write_text("not a notebook")
+    attack = next(a for a in adversarial.ATTACKS if a.name == "ReadsReferenceAndGraders")
+    cells = {k: adversarial.fill(v, reference=REFERENCE_NOTEBOOK, judges="", out="", port=0, marker="")
+             for k, v in attack.cells.items()}
+    shutil.copy(corpus.build(corpus.Submission("attack", cells), built, base=RELEASE), folder / "attacker.ipynb")
+    (folder / "empty_handed").mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(mixed_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    rows = batch.run_batch(mixed_folder, out, workers=2, progress=False)
+    return out, rows
+
+
+def _csv(out: Path) -> str:
+    return (out / "grades.csv").read_text()
+
+
+@pytest.mark.slow
+def test_batch_grades_a_mixed_folder(uninterrupted):
+    out, rows = uninterrupted
+    lines = _csv(out).splitlines()
+    assert len(lines) == 1 + 6 and len({line.split(",")[0] for line in lines[1:]}) == 6
+    assert rows["ref"].total == FULL and rows["untouched"].total == 0 and rows["not_json"].total == 0
+    assert rows["first_step"].points["summarize_is_last_state"] == 0 and 0 < rows["first_step"].total < FULL
+    if rows["attacker"].isolation == "bwrap":  # each task grades in its own sandbox
+        assert rows["attacker"].total == 0
+    assert rows["empty_handed"].status == "error" and rows["empty_handed"].total is None
+    assert "empty_handed,error,,12," in _csv(out)  # an error has no score, not a 0
+    for student, row in rows.items():
+        folder = out / "students" / student
+        assert (folder / "row.json").is_file()
+        if row.status == "graded":
+            assert {p.name for p in folder.iterdir()} == {"row.json", "results.json", "feedback.html", "junit.xml"}
+
+
+@pytest.mark.slow
+def test_rerun_changes_nothing_unless_asked(uninterrupted, mixed_folder):
+    out, _ = uninterrupted
+    before = {p: p.stat().st_mtime_ns for p in (out / "students").rglob("*")}
+    csv_before = _csv(out)
+    batch.run_batch(mixed_folder, out, workers=1, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in (out / "students").rglob("*")} == before
+    assert _csv(out) == csv_before
+
+
+@pytest.mark.slow
+def test_batch_killed_with_sigkill_resumes_without_regrading(mixed_folder, uninterrupted, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "batch", str(mixed_folder), "--out", str(out), "--workers", "1"]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    done: list[Path] = []
+    while time.monotonic() < deadline and process.poll() is None:
+        done = [p for p in (out / "students").glob("*/row.json")] if (out / "students").is_dir() else []
+        if len(done) >= 3:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the batch finished before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    kept = {p.parent.name: p.stat().st_mtime_ns for p in done}
+    assert 3 <= len(kept) < 6
+    rows = batch.run_batch(mixed_folder, out, workers=2, progress=False)
+    assert {s: (out / "students" / s / "row.json").stat().st_mtime_ns for s in kept} == kept  # not regraded
+    assert _csv(out) == _csv(uninterrupted[0])
+    assert len(rows) == 6 and not list((out / "students").glob(".*"))
+
+
+def _read_back(url: str) -> dict[str, tuple]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url, course.COURSE_ID) as gb:
+        out = {}
+        for student in gb.students:
+            sub = gb.find_submission(course.ASSIGNMENT, student.id)
+            checks = {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades if g.name.startswith("check-")}
+            out[student.id] = (sub.score, sub.max_score, checks)
+        return out
+
+
+def _assert_gradebook_matches(url: str, rows: dict) -> None:
+    from autograder.gradebook import write_scores
+
+    assert write_scores(list(rows.values()), url) == len(rows)
+    assert write_scores(list(rows.values()), url) == len(rows)  # idempotent: same students, same scores
+    back = _read_back(url)
+    assert set(back) == set(rows)
+    for student, row in rows.items():
+        score, max_score, checks = back[student]
+        assert max_score == FULL + 4  # the two answers, graded by hand in formgrader
+        if row.status == "graded":
+            assert score == row.total
+            assert checks == {course.check_cell_id(c): p for c, p in row.points.items()}
+        else:
+            assert set(checks.values()) == {None}
+
+
+@pytest.mark.slow
+def test_scores_reach_an_sqlite_gradebook(uninterrupted, tmp_path):
+    _assert_gradebook_matches(f"sqlite:///{tmp_path / 'gradebook.db'}", uninterrupted[1])
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture
+def postgres():
+    """A real PostgreSQL server in a temporary folder, on a free loopback port; stopped afterwards."""
+    import socket
+
+    binaries = _postgres_bin()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; `make test` does it as root)")
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="kit-postgres-"))  # not under pytest's 0700 folder: postgres must reach it
+    home.chmod(0o755)
+    data = home / "pgdata"
+    data.mkdir()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        os.chown(data, user.pw_uid, user.pw_gid)
+        as_postgres = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = lambda *argv: subprocess.run([*as_postgres, *argv], check=True, capture_output=True, timeout=120)  # noqa: E731
+    run(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    run(str(binaries / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "server.log"), "-o",
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
+    try:
+        import psycopg2
+
+        connection = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+        connection.autocommit = True
+        connection.cursor().execute("CREATE DATABASE gradebook")
+        connection.close()
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/gradebook"
+    finally:
+        run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_scores_reach_a_postgresql_gradebook(uninterrupted, postgres):
+    _assert_gradebook_matches(postgres, uninterrupted[1])
