@@ -125,13 +125,15 @@ def generate_release(out: Path = ASSIGNMENT_DIR) -> Path:
 def check_cell_source(check) -> str:
     """The source of the notebook's test cell for one check of the registry: the public checks run where students
     can run them; a hidden check's call sits in nbgrader's hidden region, which the release does not contain."""
-    visibility = "public: run this cell to check your work" if check.visibility == "visible" else \
+    from autograder.checks import PUBLIC
+
+    visibility = "public: run this cell to check your work" if check.visibility == PUBLIC else \
         "hidden: it runs when your notebook is graded"
     points = f"{check.points:g} point{'s' if check.points != 1 else ''}"
     call = f'check("{check.name}")'
     lines = [f"# Check `{check.name}` ({points}, {visibility}).", f"# It checks: {check.title}.",
              "from autograder.nbgrader_cells import check", ""]
-    if check.visibility == "visible":
+    if check.visibility == PUBLIC:
         lines.append(call)
     else:
         lines += ["### BEGIN HIDDEN TESTS", call, "### END HIDDEN TESTS"]

@@ -8,14 +8,11 @@ cells are marked as needing a manual grade, so formgrader shows them, rather tha
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import warnings
 from pathlib import Path
 
-from autograder.course import ASSIGNMENT, COURSE_ID, check_cell_id, make_course
+from autograder.course import ASSIGNMENT, COURSE_ID, check_cell_id, make_course, nbgrader
 
 
 def ensure_assignment(db_url: str, course_id: str = COURSE_ID, assignment: str = ASSIGNMENT) -> None:
@@ -30,11 +27,8 @@ def ensure_assignment(db_url: str, course_id: str = COURSE_ID, assignment: str =
         except MissingEntry:
             pass
     with tempfile.TemporaryDirectory(prefix="gradebook-") as tmp:
-        root = make_course(Path(tmp))
-        env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-        done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
-                               f"--CourseDirectory.db_url={db_url}", f"--CourseDirectory.course_id={course_id}"],
-                              cwd=root, env=env, capture_output=True, text=True, check=False)
+        done = nbgrader(make_course(Path(tmp)), "generate_assignment", assignment,
+                        f"--CourseDirectory.db_url={db_url}", f"--CourseDirectory.course_id={course_id}")
         if done.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr[-2000:]}")
 

@@ -93,7 +93,7 @@ class _Tail(threading.Thread):
         self.stream, self.data, self.total = stream, bytearray(), 0
 
     def run(self):
-        while chunk := self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536):
+        while chunk := self.stream.read1(65536):
             self.total += len(chunk)
             self.data += chunk
             del self.data[:-OUTPUT_TAIL]

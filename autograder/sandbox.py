@@ -114,7 +114,7 @@ class Sandbox:
         if self.level != "uid" or uid is None:
             return
         for _ in range(3):
-            found = [pid for pid in _pids_of(uid)]
+            found = _pids_of(uid)
             for pid in found:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -150,7 +150,8 @@ def _environment(kit: str) -> dict[str, str]:
             "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg", "MPLCONFIGDIR": "/tmp/mpl", "TQDM_DISABLE": "0"}
 
 
-def _runtime_paths() -> list[str]:
+@functools.lru_cache(maxsize=None)
+def _runtime_paths() -> tuple[str, ...]:
     """What a Python with torch needs to run: the system, the interpreter and its packages (read-only)."""
     paths = {"/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"}
     for name in (sys.prefix, sys.base_prefix, sys.exec_prefix):
@@ -161,10 +162,10 @@ def _runtime_paths() -> list[str]:
         paths.add(os.path.realpath(sysconfig.get_paths()[key]))
     existing = sorted(p for p in paths if os.path.exists(p))
     # A path inside another is already there (and mounting it again would undo a tmpfs hiding something below).
-    return [p for p in existing if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in existing)]
+    return tuple(p for p in existing if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in existing))
 
 
-def _parents(paths: list[str]) -> list[str]:
+def _parents(paths) -> list[str]:
     found: list[str] = []
     for path in paths:
         for parent in reversed(Path(path).parents[:-1]):  # from the top, "/" excluded

@@ -12,22 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-TRAIN = "def train(model, tokens, y, *, epochs, lr, device=None):\n"
+import submissions as corpus
+
 NOT_DONE = "    raise NotImplementedError()\n"
-# A correct loop, for attacks that only pass if they can reach something they should not.
-LOOP = '''    device = torch.device(device) if device is not None else default_device()
-    model.to(device)
-    tokens, y = tokens.to(device), y.to(device).float()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        optimizer.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-'''
+TRAIN = corpus.TRAIN_HEAD.splitlines(keepends=True)[0]  # the signature alone, for the stubs written here
 
 
 @dataclass(frozen=True)
@@ -47,7 +35,7 @@ def fill(source: str, **values) -> str:
 
 
 def _train(body: str) -> dict[str, str]:
-    return {"train": TRAIN + body}
+    return corpus.loop(body)  # the signature and the device line, then the attack
 
 
 def _at_load(body: str) -> dict[str, str]:
@@ -112,21 +100,10 @@ ATTACKS = (
         "import autograder.metrics as metrics\n"
         "metrics.separability_score = lambda *a, **k: 1.0\n")),
     Attack("InventsLossesAndEmbeddings", {
-        "ClassifierWithRNN": '''class ClassifierWithRNN(nn.Module):
-    def __init__(self, vocab_size, hidden_dim, embedding_dim, padding_idx):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
-        self.rnn = nn.RNN(embedding_dim, hidden_dim, batch_first=True)
-        self.linear = nn.Linear(hidden_dim, 1)
-
-    def summarize(self, x):
-        # invented: two tidy clusters, whatever the input
-        side = (x.sum(dim=(1, 2)) > 0).float().unsqueeze(1) * 2 - 1
-        return side.repeat(1, self.rnn.hidden_size) * 0.9
-
-    def forward(self, tokens):
-        return self.linear(self.summarize(self.embedding(tokens)))
-''', "train": TRAIN + "    return [0.69 * 0.99 ** e for e in range(epochs)]\n"},
+        **corpus.summarize("        # invented: two tidy clusters, whatever the input\n"
+                           "        side = (x.sum(dim=(1, 2)) > 0).float().unsqueeze(1) * 2 - 1\n"
+                           "        return side.repeat(1, self.rnn.hidden_size) * 0.9\n"),
+        **corpus.loop("    return [0.69 * 0.99 ** e for e in range(epochs)]\n")},
         may_pass=frozenset({"shapes", "train_returns_losses"})),
     Attack("OpensASocket", _at_load(
         "import socket\n"
@@ -173,7 +150,7 @@ ATTACKS = (
     Attack("Allocates30GB", _train(
         "    block = torch.empty(30 * 2**30, dtype=torch.uint8)\n"
         "    block.fill_(1)\n"
-        + LOOP)),
+        + corpus.REFERENCE_LOOP)),
     Attack("PrintsMegabytes", _at_load(
         "import sys\n"
         "line = 'x' * 1023 + '\\n'\n"

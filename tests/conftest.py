@@ -8,6 +8,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_NOTEBOOK = REPO / "reference" / "rnn_embeddings.ipynb"
+RELEASE_NOTEBOOK = REPO / "assignment" / "rnn_embeddings.ipynb"  # the untouched student release
 FIXTURE = REPO / "data_fixtures"
 
 

@@ -17,9 +17,8 @@ import adversarial
 import submissions as corpus
 from autograder import batch, course
 from autograder.checks import REGISTRY
-from conftest import REFERENCE_NOTEBOOK
+from conftest import REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK
 
-RELEASE = course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb"
 FULL = sum(c.points for c in REGISTRY)
 
 
@@ -28,14 +27,14 @@ def test_discovers_nbgrader_and_flat_layouts(tmp_path):
     for student in ("ann", "bo b"):
         folder = nbgrader_layout / student / course.ASSIGNMENT
         folder.mkdir(parents=True)
-        shutil.copy(RELEASE, folder / "rnn_embeddings.ipynb")
+        shutil.copy(RELEASE_NOTEBOOK, folder / "rnn_embeddings.ipynb")
     (nbgrader_layout / "cy" / course.ASSIGNMENT).mkdir(parents=True)  # submitted nothing
     found = batch.discover(tmp_path / "course")
     assert sorted(found) == ["ann", "bo_b", "cy"] and found["cy"] is None
     assert found["ann"].name == "rnn_embeddings.ipynb"
     flat = tmp_path / "lms-export"
     flat.mkdir()
-    shutil.copy(RELEASE, flat / "dee.ipynb")
+    shutil.copy(RELEASE_NOTEBOOK, flat / "dee.ipynb")
     (flat / "notes.txt").write_text("not a submission")
     assert list(batch.discover(flat)) == ["dee"]
 
@@ -52,14 +51,15 @@ def mixed_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     built = tmp_path_factory.mktemp("built")
     shutil.copy(REFERENCE_NOTEBOOK, folder / "ref.ipynb")
-    shutil.copy(RELEASE, folder / "untouched.ipynb")
+    shutil.copy(RELEASE_NOTEBOOK, folder / "untouched.ipynb")
     mutant = next(m for m in corpus.MUTANTS if m.name == "SummarizeReturnsFirstStep")
     shutil.copy(corpus.build(mutant, built), folder / "first_step.ipynb")
     (folder / "not_json.ipynb").write_text("not a notebook")
     attack = next(a for a in adversarial.ATTACKS if a.name == "ReadsReferenceAndGraders")
     cells = {k: adversarial.fill(v, reference=REFERENCE_NOTEBOOK, judges="", out="", port=0, marker="")
              for k, v in attack.cells.items()}
-    shutil.copy(corpus.build(corpus.Submission("attack", cells), built, base=RELEASE), folder / "attacker.ipynb")
+    attacker = corpus.build(corpus.Submission("attack", cells), built, base=RELEASE_NOTEBOOK)
+    shutil.copy(attacker, folder / "attacker.ipynb")
     (folder / "empty_handed").mkdir()
     return folder
 

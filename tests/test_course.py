@@ -15,9 +15,8 @@ import pytest
 from autograder import cli, course, nbgrader_cells
 from autograder.checks import REGISTRY
 from autograder.nbgrader_report import failures_from_log
-from conftest import REFERENCE_NOTEBOOK
+from conftest import REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK
 
-RELEASE_NOTEBOOK = course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb"
 
 
 def _graded_cells(path):
