@@ -31,10 +31,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autograder.border import clean_text
 from autograder.checks import REGISTRY
 from autograder.course import ASSIGNMENT
 
 STATUS_GRADED, STATUS_ERROR = "graded", "error"
+LOG = logging.getLogger("autograder.batch")
 TASK_TIMEOUT = 900.0  # seconds for one submission; grade()'s own worker limits end it well before
 
 
@@ -56,24 +58,39 @@ def _safe_id(name: str) -> str:
 
 
 def discover(submissions: Path, assignment: str = ASSIGNMENT) -> dict[str, Path | None]:
-    """student id -> their notebook (None: a student folder without one). Both layouts, mixed if need be."""
+    """student id -> their notebook (None: a student folder without one). Both layouts, mixed if need be.
+
+    An id is the student's name made safe for a folder; two names that make the same id (`carol smith`,
+    `carol_smith`) both stay, each id then suffixed with a hash of its own name, and a warning is logged."""
     root = Path(submissions)
     if (root / "submitted").is_dir():
         root = root / "submitted"
     if not root.is_dir():
         raise ValueError(f"{submissions} is not a folder of submissions")
-    found: dict[str, Path | None] = {}
+    entries: list[tuple[str, Path | None]] = []  # (the name as it stands, the notebook)
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
             continue
         if entry.is_file() and entry.suffix == ".ipynb":
-            found[_safe_id(entry.stem)] = entry
+            entries.append((entry.stem, entry))
         elif entry.is_dir():
             folder = entry / assignment if (entry / assignment).is_dir() else entry
             notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
             preferred = [p for p in notebooks if p.stem == assignment]
-            found[_safe_id(entry.name)] = (preferred or notebooks or [None])[0]
-    return found
+            entries.append((entry.name, (preferred or notebooks or [None])[0]))
+    by_id: dict[str, list[tuple[str, Path | None]]] = {}
+    for name, notebook in entries:
+        by_id.setdefault(_safe_id(name), []).append((name, notebook))
+    found: dict[str, Path | None] = {}
+    for student, named in by_id.items():
+        if len(named) == 1:
+            found[student] = named[0][1]
+            continue
+        LOG.warning("%d submissions map to the student id %r (%s): each is kept under an id of its own", len(named),
+                    student, ", ".join(repr(clean_text(n, 80)) for n, _ in named))
+        for name, notebook in named:
+            found[f"{student}-{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"] = notebook
+    return dict(sorted(found.items()))
 
 
 def grade_task(student: str, name: str, notebook: bytes, data: dict | None, timeout: float) -> dict:
@@ -160,7 +177,8 @@ class Output:
             row = rows.get(student) or Row(student, "pending")
             graded = row.total is not None and row.status == STATUS_GRADED
             writer.writerow([student, row.status, f"{row.total:g}" if graded else "", f"{row.max_total:g}",
-                             *((f"{row.points.get(c, 0):g}" if graded else "") for c in checks), row.reason])
+                             *((f"{row.points.get(c, 0):g}" if graded else "") for c in checks),
+                             clean_text(row.reason, 300).replace("\n", " ")])
         path = self.out / "grades.csv"
         tmp = path.with_name(".grades.csv.tmp")
         tmp.write_text(buffer.getvalue())

@@ -46,6 +46,10 @@ class Verdict:
         return "\n".join(parts)
 
 
+# The loop checks are decided by what a spy saw inside the student's process; they count only when the grader's own
+# recomputation of the training run shows real training (docs/trust-boundary.md), so those checks are judged first.
+CONFIRMED_BY = ("loss_decreases", "separability")
+
 REGISTRY: tuple[Check, ...] = (
     Check("shapes", 1, PUBLIC, ("ClassifierWithRNN",), "rnn_model", "shapes",
           "summarize() returns (batch, hidden_dim); forward() returns (batch, 1)",
@@ -58,13 +62,13 @@ REGISTRY: tuple[Check, ...] = (
           "ClassifierWithMean.summarize is the mean over time"),
     Check("train_returns_losses", 1, PUBLIC, ("train",), "loop", "train_returns_losses",
           "train() returns one float loss per epoch",
-          "train returns one finite loss per epoch"),
+          "train returns one finite loss per epoch", after=CONFIRMED_BY),
     Check("device_placement", 1, PUBLIC, ("train",), "loop", "device_placement",
           "train() sends the model and the data to `device`",
-          "train puts the model and the data on the requested device"),
+          "train puts the model and the data on the requested device", after=CONFIRMED_BY),
     Check("optimizer_protocol", 1, HIDDEN, ("train",), "loop", "optimizer_protocol",
           "each step: zero_grad(), backward(), step()",
-          "train steps the optimizer and clears gradients every step"),
+          "train steps the optimizer and clears gradients every step", after=CONFIRMED_BY),
     Check("loss_decreases", 2, HIDDEN, ("train",), "training", "loss_decreases",
           "training lowers the loss, recomputed by the grader from your weights",
           "train really lowers the loss"),
@@ -99,6 +103,25 @@ def select(public_only: bool = False, names: list[str] | None = None) -> list[Ch
 
 
 def with_prerequisites(checks: list[Check]) -> list[Check]:
-    """`checks` and the checks their judges read (Check.after), in registry order."""
-    wanted = {c.name for c in checks} | {name for c in checks for name in c.after}
-    return [c for c in REGISTRY if c.name in wanted]
+    """`checks` and the checks their judges read (Check.after, transitively), each after those it reads, otherwise
+    in registry order."""
+    wanted: set[str] = set()
+    todo = [c.name for c in checks]
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(BY_NAME[name].after)
+    ordered: list[Check] = []
+
+    def place(check: Check) -> None:
+        if check in ordered:
+            return
+        for name in check.after:
+            place(BY_NAME[name])
+        ordered.append(check)
+
+    for check in REGISTRY:
+        if check.name in wanted:
+            place(check)
+    return ordered

@@ -36,18 +36,25 @@ def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
         return 2
     from autograder.report import table, write_all
 
+    code = report.exit_code
+    written = None
+    if args.out:  # the reports first: whatever the terminal does with the table, they are on disk
+        try:
+            written = write_all(report, Path(args.out))
+        except OSError as err:
+            print(f"autograder: could not write the reports in {args.out}: {err}", file=sys.stderr)
+            code = 2
     print(table(report))
-    if args.out:
-        paths = write_all(report, Path(args.out))
-        print("wrote " + ", ".join(str(p) for p in paths.values()))
+    if written:
+        print("wrote " + ", ".join(str(p) for p in written.values()))
     if public_only:  # the student's last look before submitting: the questions too
         from autograder.notebook import unanswered_questions
 
         missing = unanswered_questions(args.notebook)
         if missing:
             print(f"Not answered yet: {', '.join(missing)} (the answer cells still say \"YOUR ANSWER HERE\").")
-            return max(report.exit_code, 1)
-    return report.exit_code
+            return max(code, 1)
+    return code
 
 
 def _cmd_release(args: argparse.Namespace) -> int:

@@ -43,18 +43,21 @@ from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
 )
 
-from autograder.nbgrader_plugins import FeedbackWithoutHiddenTests, GradedStderrToStdout  # noqa: E402
+from autograder.nbgrader_plugins import EngineScores, FeedbackWithoutHiddenTests, GradedStderrToStdout  # noqa: E402
 
 # Per-cell time limit, in seconds. The longest cells: the first hidden test cell, which grades the whole notebook
 # (about 15 s on 2 cores; the engine's own worker time limits end it within about 5 min), and each experiment
 # (3000 epochs: about 8 s on the fixture, about 3 min on the full dataset on 2 CPU cores).
 c.Execute.timeout = {timeout}
 
-# nbgrader gives a test cell 0 points if it wrote to stderr (a tqdm bar, a PyTorch warning): in graded cells that
-# text is kept, as stdout. The rest is nbgrader's default list.
+# The scores come from the grading engine, not from the student's kernel: EngineScores (in nbgrader's process)
+# grades the notebook nbgrader executed with the sandboxed engine and writes each test cell's verdict and points
+# over what the kernel produced. Its grading data: the kit's fixture, or c.EngineScores.data = "/path/to/csv".
+# nbgrader gives a graded cell 0 points if it wrote to stderr: GradedStderrToStdout keeps such text as stdout.
+# The rest is nbgrader's default list.
 c.Autograde.autograde_preprocessors = [
-    Execute, GradedStderrToStdout, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata,
+    Execute, EngineScores, GradedStderrToStdout, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 
 # Feedback shows each check's verdict (the test cell prints it) but not the hidden tests' source, nor a traceback

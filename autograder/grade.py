@@ -33,6 +33,7 @@ class GradeReport:
     isolation: str = "none"  # the weakest sandbox level any of its workers ran at (autograder.sandbox)
     seconds: float = 0.0
     recipe: Recipe = field(default_factory=Recipe)
+    skipped: list[str] = field(default_factory=list)  # top-level statements that did not run in grading (no cost)
 
     @property
     def score(self) -> float:
@@ -61,58 +62,103 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
           data: DataPaths | None = None, recipe: Recipe | None = None, device: str | None = None,
           thresholds=None, timeouts: dict[str, float] | None = None, runner=run_worker,
           parallel: int = 2, namespace: dict | None = None) -> GradeReport:
-    """Every chosen check's verdict for one notebook.
+    """Every chosen check's verdict for one notebook; never raises because of the notebook or its workers.
 
     `runner` runs a group of probes (run_worker: a separate process with a time limit); `parallel` is how many
     groups run at once (1 for run_in_process, whose probes share the process's global state). With `namespace`
     (a running notebook's globals), the probes call the objects defined there, in this process, and `notebook` is
     only a label for the report.
     """
+    start = time.perf_counter()
+    checks = select(public_only, names)
+    recipe = recipe or Recipe()
+    report = GradeReport(str(notebook), [], checks, [], "cpu" if device in (None, "auto") else device, recipe=recipe)
+    try:
+        _grade(report, notebook, data=data, recipe=recipe, device=device or "auto", thresholds=thresholds,
+               timeouts=timeouts, runner=runner, parallel=parallel, namespace=namespace)
+    except Exception as err:  # noqa: BLE001 - the grader's own failure: every check still gets a verdict
+        if type(err).__name__ == "DataError":  # the grader's data, not the submission: nothing can be graded
+            raise
+        from autograder.border import clean_text
+
+        done = {v.check for v in report.verdicts}
+        for check in checks:
+            if check.name not in done:
+                report.verdicts.append(Verdict(check.name, check.points, internal_error=True,
+                                               expected=check.title,
+                                               observed=clean_text(f"the grader failed ({type(err).__name__}: {err})"),
+                                               fix="Nothing on your side: tell your instructor."))
+        report.verdicts.sort(key=lambda v: [c.name for c in checks].index(v.check))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, thresholds, timeouts, runner,
+           parallel: int, namespace) -> None:
+    from autograder.plan import grading_secret, make_plan, notebook_material
+
     if namespace is not None:
         from autograder.runner import namespace_runner
 
         runner, parallel = namespace_runner(namespace), 1
-    start = time.perf_counter()
-    recipe = recipe or Recipe()
     data = data or default_data_paths()
-    device = device or "auto"  # the worker resolves it: cuda if it sees one, else cpu
     timeouts = {**TIMEOUTS, **(timeouts or {})}
-    checks = select(public_only, names)
+    checks = report.checks
     judged = with_prerequisites(checks)  # the report holds `checks`; a judge may read another check's verdict
     groups = [[p for p in group if p in {c.probe for c in judged}] for group in WORKER_GROUPS]
     groups = [g for g in groups if g]
 
-    # The workers start first and import torch while the notebook is read here.
-    notebook_read: Future = Future()
+    # The workers start first and import torch while the notebook is read and the grader's plan is drawn here.
+    job_ready: Future = Future()
+    definitions = Definitions()
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        running = pool.map(lambda g: runner(notebook_read.result, g, recipe=recipe, data=data, device=device,
+        running = pool.map(lambda g: runner(job_ready.result, g, recipe=recipe, device=device,
                                             timeout=max(timeouts[p] for p in g)), groups)
-        definitions = Definitions()
         try:
             definitions = Definitions(names=set(namespace)) if namespace is not None else read_definitions(notebook)
-        finally:  # never leave a worker waiting for its job
-            notebook_read.set_result(definitions)
-        report = GradeReport(str(notebook), [], checks, list(definitions.problems),
-                             "cpu" if device == "auto" else device, recipe=recipe)
-        # Meanwhile, what the judges need here.
-        from autograder.grading_model import load_grading_data
+            plan = make_plan(recipe, data, grading_secret(notebook_material(None if namespace is not None
+                                                                               else notebook), recipe))
+        except BaseException as err:  # never leave a worker waiting for its job
+            job_ready.set_exception(err)
+            raise
+        job_ready.set_result((definitions, plan))
+        report.problems.extend(definitions.problems)
         from autograder.judges import Context, Thresholds
 
-        tokens, y, vocab_size, pad = load_grading_data(data)
-        context = Context(recipe, tokens, y, vocab_size, pad, report.device, thresholds or Thresholds())
+        context = Context(recipe, plan, report.device, thresholds or Thresholds())
         runs = list(running)
-    outcomes: dict[str, ProbeOutcome] = {}
+    from autograder import border
     from autograder.sandbox import weakest
 
     report.isolation = weakest(run.isolation for run in runs) if runs else "none"
+    outcomes: dict[str, ProbeOutcome] = {}
     for run in runs:
-        if run.device:
-            report.device = context.device = run.device
-        outcomes.update(run.outcomes)
-        for failure in run.load_failures:
-            problem = f"cell {failure['cell']}, line {failure['line']}: {failure['type']}: {failure['message']}"
-            if problem not in report.problems:
-                report.problems.append(problem)
+        try:
+            load = border.load_report(run.load) if run.load is not None else None
+        except border.BorderError as err:
+            load = None
+            report.problems.append(f"the worker's load report was not valid ({err})")
+        if load:
+            report.device = context.device = load["device"]
+            context.load_failures.extend(f for f in load["failures"] if f not in context.load_failures)
+        for name, outcome in run.outcomes.items():
+            if outcome.ok:
+                try:
+                    outcome = ProbeOutcome(name, data=border.validate(name, outcome.data, plan))
+                except border.BorderError as err:
+                    outcome = ProbeOutcome(name, error={"type": "BadResult", "message": str(err)[:300], "where": []})
+            else:
+                try:
+                    outcome = ProbeOutcome(name, error=border.error(outcome.error, name) if outcome.error.get("type")
+                                           not in ("Timeout",) else outcome.error)
+                except border.BorderError as err:
+                    outcome = ProbeOutcome(name, error={"type": "BadResult", "message": str(err)[:300], "where": []})
+            outcomes[name] = outcome
+    for failure in context.load_failures:
+        problem = describe_failure(failure)
+        if failure["kind"] == "definition" and problem not in report.problems:
+            report.problems.append(problem)
+    report.skipped = [describe_failure(f) for f in context.load_failures if f["kind"] == "statement"]
 
     for check in judged:
         verdict = Verdict(check.name, check.points)
@@ -133,5 +179,11 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
         context.verdicts[check.name] = verdict
         if check in checks:
             report.verdicts.append(verdict)
-    report.seconds = time.perf_counter() - start
-    return report
+    order = [c.name for c in checks]
+    report.verdicts.sort(key=lambda v: order.index(v.check))
+
+
+def describe_failure(failure: dict) -> str:
+    """A top-level statement that did not run in grading, as the report says it."""
+    what = "a definition" if failure["kind"] == "definition" else "a top-level statement"
+    return f"code cell {failure['cell']}, line {failure['line']} ({what}): {failure['type']}: {failure['message']}"

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from autograder.grading_model import (
-    MODEL_CASES, Recipe, case_inputs, document_summaries, full_batch_loss, missing_keys, prior_entropy,
-    seeded_grader_model, summarize_with,
-)
 from autograder.metrics import separability_score
+from autograder.plan import GradingPlan
+from autograder.recipe import Recipe
+from autograder.recompute import document_summaries, full_batch_loss, missing_keys, prior_entropy, summarize_with
 
 ATOL = 1e-4  # float32 nn.RNN against the judge's float64 recurrence: observed differences are below 1e-6
 
@@ -32,32 +31,57 @@ class Thresholds:
 
 @dataclass
 class Context:
-    """What every judge may use: the grader's recipe and data, the device graded on, earlier verdicts."""
+    """What every judge may use: the grader's recipe and plan (its secret weights, inputs and data), the device
+    graded on, the notebook's failed top-level statements, earlier verdicts."""
 
     recipe: Recipe
-    tokens: torch.Tensor
-    y: torch.Tensor
-    vocab_size: int
-    pad: int
+    plan: GradingPlan
     device: str
     thresholds: Thresholds = field(default_factory=Thresholds)
     verdicts: dict = field(default_factory=dict)
+    load_failures: list = field(default_factory=list)
+
+    @property
+    def tokens(self) -> torch.Tensor:
+        return self.plan.tokens
+
+    @property
+    def y(self) -> torch.Tensor:
+        return self.plan.y
 
 
-def _error_text(error: dict) -> str:
+def _why_missing(name: str, ctx) -> str:
+    """Why a name the student's code used was not defined in grading: the statement that would have defined it."""
+    for failure in (ctx.load_failures if ctx is not None else []):
+        if name in failure.get("names", []):
+            return (f"; `{name}` is assigned in code cell {failure['cell']}, line {failure['line']}, which did not "
+                    f"run in grading ({failure['type']}: {failure['message']})")
+    return ""
+
+
+def _error_text(error: dict, ctx=None) -> str:
     where = f" ({'; '.join(error['where'])})" if error.get("where") else ""
     if error["type"] == "NotImplementedError":
         return f"NotImplementedError: this stub is not written yet{where}"
-    return f"{error['type']}: {error['message']}{where}"
+    missing = "".join(_why_missing(n, ctx) for n in error.get("missing_names", []))
+    return f"{error['type']}: {error['message']}{where}{missing}"
 
 
-def _probe_failed(v, outcome, what: str) -> bool:
+def _probe_failed(v, outcome, what: str, ctx=None) -> bool:
     """Fills the verdict when the probe produced nothing; True if so."""
     if outcome.ok:
         return False
     v.expected = what
-    v.observed = f"your code did not run to the end: {_error_text(outcome.error)}"
-    v.fix = "Run the cell in the notebook, read the error, and fix the line it names."
+    kind = outcome.error.get("type")
+    if kind == "BadResult":
+        v.observed = f"what came back from running your code was not valid: {outcome.error['message']}"
+        v.fix = "Let the grader's calls return normally: do not write to the grader's results or change its code."
+    elif kind == "Timeout":
+        v.observed = f"your code was still running when this check's time ran out ({outcome.error['message']})"
+        v.fix = "Run the cell in the notebook: does it finish at about the lesson's pace for this many epochs?"
+    else:
+        v.observed = f"your code did not run to the end: {_error_text(outcome.error, ctx)}"
+        v.fix = "Run the cell in the notebook, read the error, and fix the line it names."
     return True
 
 
@@ -67,10 +91,10 @@ def _shape(t) -> str:
 
 # ----------------------------------------------------------------------------------------------------- model
 
-def _case_problem(case, result, *, what: str) -> str | None:
+def _case_problem(case, result, *, what: str, ctx=None) -> str | None:
     """Why one case's summary or logits are unusable (raised, wrong type, wrong shape, not finite), or None."""
     if result["error"]:
-        return f"{what} raised {_error_text(result['error'])}"
+        return f"{what} raised {_error_text(result['error'], ctx)}"
     summary, logits = result["summary"], result["logits"]
     size = f"batch {case.batch}, length {case.length}, embedding_dim {case.embedding_dim}, hidden_dim {case.hidden_dim}"
     if not isinstance(summary, torch.Tensor):
@@ -94,17 +118,17 @@ def _case_problem(case, result, *, what: str) -> str | None:
 def shapes(v, outcome, ctx: Context) -> None:
     expected = "summarize(x) of shape (batch, hidden_dim) and forward(tokens) of shape (batch, 1), finite floats, " \
                "for every size tried (batch 1 included)"
-    if _probe_failed(v, outcome, expected):
+    if _probe_failed(v, outcome, expected, ctx):
         return
     v.expected = expected
-    for case, result in zip(MODEL_CASES, outcome.data["cases"]):
-        problem = _case_problem(case, result, what="building the model or calling it")
+    for case, result in zip(ctx.plan.cases, outcome.data["cases"]):
+        problem = _case_problem(case.case, result, what="building the model or calling it", ctx=ctx)
         if problem:
             v.observed = problem
-            v.fix = "Return one vector per headline: the RNN's state after the last step, e.g. outputs[:, -1, :]."
+            v.fix = "Return one summary vector per headline: a tensor of shape (batch, hidden_dim)."
             return
     v.passed = True
-    v.observed = f"the right shapes for all {len(MODEL_CASES)} sizes tried"
+    v.observed = f"the right shapes for all {len(ctx.plan.cases)} sizes tried"
 
 
 def _forms_matching(state, x, summary, forms) -> list[str]:
@@ -121,34 +145,33 @@ WRONG_SUMMARIES = {
 
 def _diagnose(state, x, summary) -> str:
     """Names the wrong summary the student's output equals, if any."""
-    from autograder.grading_model import rnn_states
+    from autograder.recompute import rnn_states
 
     states = rnn_states(state, x).float()
+    if not summary.abs().sum():
+        return "your summary is all zeros"
     for description, make in WRONG_SUMMARIES.values():
         if torch.allclose(make(states), summary.float(), atol=ATOL):
             return f"your summary equals {description}"
+    if torch.allclose(summarize_with(state, x, "grader").float(), summary.float(), atol=ATOL):
+        return "your summary is the grader's own model's (the last real state, negated): write your own summarize"
     if summary.shape[-1] == x.shape[-1] and torch.allclose(x[:, -1].float(), summary.float(), atol=ATOL):
         return "your summary equals the last embedded token: the RNN is not used"
     return "your summary matches none of the RNN's states (is the RNN applied to x, with your own self.rnn?)"
 
 
 def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expected: str, fix: str) -> None:
-    if _probe_failed(v, outcome, expected):
+    if _probe_failed(v, outcome, expected, ctx):
         return
     v.expected = expected
     common = set(accepted)
-    for index, (case, result) in enumerate(zip(MODEL_CASES, outcome.data["cases"])):
-        problem = _case_problem(case, result, what="building the model or calling summarize")
+    for planned, result in zip(ctx.plan.cases, outcome.data["cases"]):
+        case = planned.case
+        problem = _case_problem(case, result, what="building the model or calling summarize", ctx=ctx)
         if problem:
             v.observed, v.fix = problem, fix
             return
-        state = result["state"]
-        lacking = missing_keys(state)
-        if lacking:
-            v.observed = f"the model has no {lacking} parameters"
-            v.fix = "Keep __init__ as given: self.embedding, self.rnn = nn.RNN(...), self.linear."
-            return
-        x, _, _ = case_inputs(case, ctx.recipe.seed * 1000 + index)
+        state, x = planned.weights, planned.x  # the grader's own weights, loaded into your model, and its inputs
         matched = _forms_matching(state, x, result["summary"], accepted)
         deviation = min(float((summarize_with(state, x, f).float() - result["summary"].float()).abs().max())
                         for f in accepted)
@@ -165,7 +188,8 @@ def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expect
     form = sorted(common)[0]
     v.passed = True
     v.details["form"] = form
-    v.observed = f"it equals {accepted[form]} on every input tried, recomputed from your model's own weights"
+    v.observed = f"it equals {accepted[form]} on every input tried, recomputed from the weights the grader loaded " \
+                 "into your model"
 
 
 def summarize_is_last_state(v, outcome, ctx: Context) -> None:
@@ -202,14 +226,41 @@ def _losses_problem(losses: dict, epochs: int) -> str | None:
     return None
 
 
+def _training_confirmed(ctx: Context) -> tuple[bool, str]:
+    """Did the grader's own recomputation of the training run show that the student's train() trains: separability
+    passed, or the loss recomputed from the weights met loss_decreases' criteria (whatever train returned)? What the
+    spy saw inside the student's process counts only then (docs/trust-boundary.md)."""
+    sep, loss = ctx.verdicts.get("separability"), ctx.verdicts.get("loss_decreases")
+    confirmed, evidence = False, []
+    if sep is not None and "score_after" in sep.details:
+        confirmed |= sep.passed
+        evidence.append(f"separability {sep.details['score_before']:.2f} -> {sep.details['score_after']:.2f}")
+    if loss is not None and "final_loss" in loss.details:
+        confirmed |= loss.details["recomputed_ok"]
+        evidence.append(f"loss {loss.details['initial_loss']:.3f} -> {loss.details['final_loss']:.3f}, class prior "
+                        f"{loss.details['prior']:.3f}")
+    return confirmed, "; ".join(evidence) or "the training run left no weights to recompute from"
+
+
+def _pass_if_confirmed(v, ctx: Context, observed: str) -> None:
+    confirmed, evidence = _training_confirmed(ctx)
+    if confirmed:
+        v.passed, v.observed = True, observed
+        return
+    v.observed = f"{observed}; but the grader's recomputation of the training run does not show your train() " \
+                 f"training the model ({evidence}), and this check counts only then"
+    v.fix = "Make train() learn: the loss recomputed from the trained weights must fall as loss_decreases asks, " \
+            "or the trained embeddings must pass separability."
+
+
 def train_returns_losses(v, outcome, ctx: Context) -> None:
     epochs = ctx.recipe.loop_epochs
     v.expected = f"train(model, tokens, y, epochs={epochs}, lr=..., device=...) returns a list of {epochs} finite floats"
-    if _probe_failed(v, outcome, v.expected):
+    if _probe_failed(v, outcome, v.expected, ctx):
         return
     run = outcome.data["runs"][-1]  # the CPU run: the same verdict on a grader with or without a GPU
     if run["error"]:
-        v.observed = f"train raised {_error_text(run['error'])}"
+        v.observed = f"train raised {_error_text(run['error'], ctx)}"
         v.fix = "Run your train() in the notebook on a small model and fix the error."
         return
     problem = _losses_problem(run["losses"], epochs)
@@ -217,8 +268,7 @@ def train_returns_losses(v, outcome, ctx: Context) -> None:
         v.observed = problem
         v.fix = "Append loss.item() (a Python float) once per epoch, and return that list."
         return
-    v.passed = True
-    v.observed = f"{epochs} finite float losses"
+    _pass_if_confirmed(v, ctx, f"{epochs} finite float losses")
 
 
 def _mentions_cuda(error: dict | None) -> bool:
@@ -228,7 +278,7 @@ def _mentions_cuda(error: dict | None) -> bool:
 
 def device_placement(v, outcome, ctx: Context) -> None:
     v.expected = "with device=d, the model's parameters and every input to its forward on d"
-    if _probe_failed(v, outcome, v.expected):
+    if _probe_failed(v, outcome, v.expected, ctx):
         return
     checked = []
     for run in outcome.data["runs"]:
@@ -237,14 +287,13 @@ def device_placement(v, outcome, ctx: Context) -> None:
         how = (f"checked on {target}: the devices of the parameters and inputs" if real else
                "checked on cpu with a device spy: where your code sent the model and the data")
         checked.append(how)
-        problem = _placement_problem(run, target, real)
+        problem = _placement_problem(run, target, real, ctx)
         if problem:
             v.observed, v.fix = f"{problem} ({how})", problem_fix(problem)
             v.details["mode"] = "real" if real else "spy"
             return
-    v.passed = True
-    v.observed = "the model and every input of its forward calls were on the requested device (" \
-                 + "; ".join(checked) + ")"
+    _pass_if_confirmed(v, ctx, "the model and every input of its forward calls were on the requested device ("
+                       + "; ".join(checked) + ")")
 
 
 def problem_fix(problem: str) -> str:
@@ -263,10 +312,10 @@ def problem_fix(problem: str) -> str:
     return "Move both: model.to(device) once, and tokens.to(device), y.to(device) before using them."
 
 
-def _placement_problem(run: dict, target: torch.device, real: bool) -> str | None:
+def _placement_problem(run: dict, target: torch.device, real: bool, ctx=None) -> str | None:
     spy, error = run["spy"], run["error"]
     if error and _mentions_cuda(error) and not real:
-        return f"with device='cpu', train raised {_error_text(error)}: it reached for a GPU"
+        return f"with device='cpu', train raised {_error_text(error, ctx)}: it reached for a GPU"
     elsewhere = sorted({d for d in spy["tensor_moves"] + spy["model_moves"]
                         if torch.device(d).type not in (target.type, "cpu")})
     moved_model_elsewhere = sorted({d for d in spy["model_moves"] if torch.device(d).type != target.type})
@@ -274,9 +323,9 @@ def _placement_problem(run: dict, target: torch.device, real: bool) -> str | Non
         return f"train sent tensors or the model to {elsewhere or moved_model_elsewhere} although " \
                f"device='{target}' was asked for"
     if error and real and "device" in error["message"]:
-        return f"on '{target}', train raised {_error_text(error)}: the model and the data were on different devices"
+        return f"on '{target}', train raised {_error_text(error, ctx)}: the model and the data were on different devices"
     if error:
-        return f"train raised {_error_text(error)}"
+        return f"train raised {_error_text(error, ctx)}"
     if not spy["forwards"]:
         return "train never called the model"
     for index, call in enumerate(spy["forwards"], start=1):
@@ -304,12 +353,12 @@ def optimizer_protocol(v, outcome, ctx: Context) -> None:
     epochs = ctx.recipe.loop_epochs
     v.expected = f"over {epochs} epochs, optimizer.step() after each backward, with the gradients cleared " \
                  "(optimizer.zero_grad()) before each new backward"
-    if _probe_failed(v, outcome, v.expected):
+    if _probe_failed(v, outcome, v.expected, ctx):
         return
     data = outcome.data["runs"][-1]  # the CPU run: the same verdict on a grader with or without a GPU
     spy = data["spy"]
     if data["error"]:
-        v.observed = f"train raised {_error_text(data['error'])}"
+        v.observed = f"train raised {_error_text(data['error'], ctx)}"
         v.fix = "Fix the error first (see train_returns_losses)."
         return
     if spy["steps"] == 0:
@@ -325,16 +374,15 @@ def optimizer_protocol(v, outcome, ctx: Context) -> None:
                      "from the previous step"
         v.fix = "Call optimizer.zero_grad() at the start of every step."
         return
-    v.passed = True
-    v.observed = f"{spy['steps']} steps, {spy['backwards']} backward passes, gradients cleared before each"
+    _pass_if_confirmed(v, ctx, f"{spy['steps']} steps, {spy['backwards']} backward passes, gradients cleared "
+                               "before each")
 
 
 # ------------------------------------------------------------------------------------------- training run
 
 def _training_states(outcome, ctx: Context):
     """Initial weights (rebuilt here from the seed) and the trained ones, or a reason they are unusable."""
-    initial = {k: v.detach() for k, v in
-               seeded_grader_model(ctx.vocab_size, ctx.pad, ctx.recipe, ctx.recipe.seed).state_dict().items()}
+    initial = ctx.plan.grader_init
     final = outcome.data["final_state"]
     lacking = missing_keys(final)
     if lacking or any(final[k].shape != initial[k].shape for k in initial if k in final):
@@ -351,19 +399,19 @@ def loss_decreases(v, outcome, ctx: Context) -> None:
                   f"from the trained weights at least {t.loss_drop} below the initial loss and {t.below_prior} below "
                   f"{prior:.3f} (predicting the class prior); the returned losses within {t.reported_first} of the "
                   "recomputed ones")
-    if _probe_failed(v, outcome, v.expected):
+    if _probe_failed(v, outcome, v.expected, ctx):
         return
     data = outcome.data
     if data["error"]:
-        v.observed = f"train raised {_error_text(data['error'])}"
+        v.observed = f"train raised {_error_text(data['error'], ctx)}"
         v.fix = "Fix the error first (see train_returns_losses)."
         return
     initial, final, problem = _training_states(outcome, ctx)
     if problem:
         v.observed, v.fix = problem, "Train with the lesson's loss and a learning rate of `lr`."
         return
-    start = full_batch_loss(initial, ctx.tokens, ctx.y, "last_real")
-    end = full_batch_loss(final, ctx.tokens, ctx.y, "last_real")
+    start = full_batch_loss(initial, ctx.tokens, ctx.y, "grader")
+    end = full_batch_loss(final, ctx.tokens, ctx.y, "grader")
     reported = data["losses"]
     margins = {"drop": start - end - t.loss_drop, "below_prior": prior - t.below_prior - end}
     problem = _losses_problem(reported, recipe.epochs)
@@ -373,10 +421,11 @@ def loss_decreases(v, outcome, ctx: Context) -> None:
         margins["reported_last"] = t.reported_last - abs(last - end)
         for epoch, state in data.get("checkpoints", {}).items():  # the weights at the start of that epoch
             if not missing_keys(state) and all(torch.isfinite(x).all() for x in state.values()):
-                real = full_batch_loss(state, ctx.tokens, ctx.y, "last_real")
+                real = full_batch_loss(state, ctx.tokens, ctx.y, "grader")
                 margins[f"reported_at_{epoch}"] = t.reported_first - abs(reported["values"][int(epoch)] - real)
         v.details["reported"] = reported["values"]
-    v.details.update(initial_loss=start, final_loss=end, prior=prior, margins=margins, margin=min(margins.values()))
+    v.details.update(initial_loss=start, final_loss=end, prior=prior, margins=margins, margin=min(margins.values()),
+                     recomputed_ok=margins["drop"] >= 0 and margins["below_prior"] >= 0)
     v.observed = f"recomputed loss {start:.3f} -> {end:.3f}"
     if margins["drop"] < 0:
         v.fix = "The weights barely changed: call optimizer.step() each epoch, with lr=lr, on the loss of " \
@@ -402,10 +451,10 @@ def separability(v, outcome, ctx: Context) -> None:
     t = ctx.thresholds
     v.expected = (f"the trained 2-D document embeddings (the grader's model, your train) separable with a 5-fold "
                   f"balanced accuracy >= {t.separable}, at least {t.separable_gain} above the untrained ones")
-    if _probe_failed(v, outcome, v.expected):
+    if _probe_failed(v, outcome, v.expected, ctx):
         return
     if outcome.data["error"]:
-        v.observed = f"train raised {_error_text(outcome.data['error'])}"
+        v.observed = f"train raised {_error_text(outcome.data['error'], ctx)}"
         v.fix = "Fix the error first (see train_returns_losses)."
         return
     initial, final, problem = _training_states(outcome, ctx)
@@ -413,8 +462,8 @@ def separability(v, outcome, ctx: Context) -> None:
         v.observed, v.fix = problem, "Train with the lesson's loss and a learning rate of `lr`."
         return
     labels = ctx.y.numpy()
-    before = document_summaries(initial, ctx.tokens, "last_real")
-    after = document_summaries(final, ctx.tokens, "last_real")
+    before = document_summaries(initial, ctx.tokens, "grader")
+    after = document_summaries(final, ctx.tokens, "grader")
     score_before, score_after = separability_score(before, labels), separability_score(after, labels)
     margin = min(score_after - t.separable, score_after - score_before - t.separable_gain)
     v.details.update(before=before, after=after, labels=labels, score_before=score_before, score_after=score_after,
@@ -432,7 +481,7 @@ def end_to_end(v, outcome, ctx: Context) -> None:
     v.expected = (f"your ClassifierWithRNN (hidden 2, embedding 2) trained by your train (epochs={recipe.epochs}, "
                   f"lr={recipe.lr}) separates the classes: balanced accuracy >= {t.end_to_end} on at least one of "
                   f"up to {recipe.restarts} seeds")
-    if _probe_failed(v, outcome, v.expected):
+    if _probe_failed(v, outcome, v.expected, ctx):
         return
     summarize = ctx.verdicts.get("summarize_is_last_state")
     if summarize is None or not summarize.passed:
@@ -441,9 +490,9 @@ def end_to_end(v, outcome, ctx: Context) -> None:
         return
     form, labels = summarize.details["form"], ctx.y.numpy()
     scores, errors = [], []
-    for run in outcome.data["runs"]:
+    for index, run in enumerate(outcome.data["runs"]):
         if run["error"]:
-            errors.append(_error_text(run["error"]))
+            errors.append(_error_text(run["error"], ctx))
             continue
         final = run["final_state"]
         if missing_keys(final) or not all(torch.isfinite(x).all() for x in final.values()):
@@ -453,7 +502,7 @@ def end_to_end(v, outcome, ctx: Context) -> None:
         scores.append(separability_score(embeddings, labels))
         if scores[-1] == max(scores):
             v.details.update(after=embeddings, labels=labels,
-                             before=document_summaries(run["initial_state"], ctx.tokens, form))
+                             before=document_summaries(ctx.plan.student_inits[index], ctx.tokens, form))
         if scores[-1] >= t.end_to_end:
             break
     v.details["scores"] = scores

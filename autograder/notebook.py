@@ -1,5 +1,8 @@
-"""Reads a submission notebook and keeps only what grading needs: imports, function and class definitions, and
-constants, never the data download or the training experiments. Problems are recorded, not raised."""
+"""Reads a submission notebook and keeps the program the student ran: every top-level statement of every code
+cell, in order, except the lesson's own experiment cells (3000 epochs each) and its data-loading cell, whose names
+the grader provides itself (GRADER_PROVIDED). Definitions (imports, defs, classes, literal constants) always run;
+other statements run with a time budget, and one that fails costs nothing by itself: it is recorded with the names
+it would have defined, so that a later failure can say why a name is missing. Problems are recorded, not raised."""
 
 from __future__ import annotations
 
@@ -9,20 +12,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# The lesson's cells that grading never runs (nbgrader grade ids; locked in the source notebook): the two
+# experiments, and the data loading, whose names the grader provides from its own (secretly permuted) data.
+SKIPPED_CELLS = ("exp1", "exp2", "load-data")
+GRADER_PROVIDED = ("tokens", "labels", "PAD", "VOCAB_SIZE")  # what the load-data cell defines that code may use
+STATEMENT_SECONDS = 10.0  # one top-level statement that is not a definition (a student's own quick test, a plot)
+STATEMENTS_SECONDS = 30.0  # all of them together; the rest are skipped, and recorded
 
 
 @dataclass
 class Block:
-    """One kept top-level statement: the code cell it came from (1-based among all cells) and its first line."""
+    """One kept top-level statement: the code cell it came from (counted among code cells, 1-based, as
+    "code cell N"), its first line, and for a statement that is not a definition, the names it assigns."""
 
     cell: int
     line: int
     source: str
+    kind: str = "definition"  # or "statement": runs with a time budget
+    names: list[str] = field(default_factory=list)
 
     @property
     def filename(self) -> str:
-        return f"cell {self.cell}"
+        return f"code cell {self.cell}"
 
     def compile(self):
         """Compiled so that tracebacks say `cell N`, line numbers as in the notebook cell."""
@@ -58,8 +70,10 @@ def _python_source(cell_source: str) -> str:
     return TransformerManager().transform_cell(cell_source)
 
 
-def _kept_assignment(node: ast.stmt) -> bool:
-    """`NAME = <literal>` or `NAME = other_name`: cheap, side-effect free, and a definition may refer to it."""
+def _is_definition(node: ast.stmt) -> bool:
+    """Imports, defs, classes and `NAME = <literal>` (or `= other_name`): cheap and side-effect free."""
+    if isinstance(node, DEFINITIONS):
+        return True
     if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
         return False
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -74,13 +88,35 @@ def _kept_assignment(node: ast.stmt) -> bool:
     return True
 
 
-def _defined_names(node: ast.stmt) -> set[str]:
+def _assigned_names(node: ast.stmt) -> list[str]:
+    """Top-level names a statement binds (assignments, for/with targets, walrus), for messages."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {node.name}
+        return [node.name]
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return {(a.asname or a.name).split(".")[0] for a in node.names}
-    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-    return {t.id for t in targets if isinstance(t, ast.Name)}
+        return [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
+    found: list[str] = []
+
+    def visit(child):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store) and child.id not in found:
+            found.append(child.id)
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            return  # its own scope
+        for grandchild in ast.iter_child_nodes(child):
+            visit(grandchild)
+
+    for child in ast.iter_child_nodes(node):
+        visit(child)
+    return found[:20]
+
+
+def _is_magic(node: ast.stmt) -> bool:
+    """A %magic or !shell line, as IPython rewrites it (get_ipython().run_line_magic(...)): not run in grading."""
+    if not isinstance(node, (ast.Expr, ast.Assign)):
+        return False
+    call = node.value
+    while isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+        call = call.func.value
+    return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "get_ipython"
 
 
 def _is_test_cell(cell) -> bool:
@@ -88,29 +124,43 @@ def _is_test_cell(cell) -> bool:
     return bool(isinstance(meta, dict) and meta.get("grade") and not meta.get("solution"))
 
 
+def _grade_id(cell) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if isinstance(meta, dict) else None
+
+
 def extract_definitions(nb) -> Definitions:
-    """Keeps each code cell's top-level imports, defs, classes and literal constants, in notebook order. The
-    notebook's test cells (nbgrader grade cells that are not solutions) are the grader's, not the student's: skipped."""
+    """Keeps each code cell's top-level statements, in notebook order. The notebook's test cells (nbgrader grade
+    cells that are not solutions) are the grader's, not the student's, and SKIPPED_CELLS never run in grading."""
     result = Definitions()
-    for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code" or _is_test_cell(cell):
+    code_cell = 0
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        code_cell += 1
+        if _is_test_cell(cell) or _grade_id(cell) in SKIPPED_CELLS:
             continue
         try:
             source = _python_source(cell.get("source", ""))
             tree = ast.parse(source)
         except (SyntaxError, ValueError) as err:
             line = getattr(err, "lineno", "?")
-            result.problems.append(f"cell {index + 1} has a syntax error (line {line}: {getattr(err, 'msg', err)}); "
-                                   "its definitions were skipped")
+            result.problems.append(f"code cell {code_cell} has a syntax error (line {line}: "
+                                   f"{getattr(err, 'msg', err)}); its definitions were skipped")
             continue
+        lines = source.splitlines()
         for node in tree.body:
-            if isinstance(node, KEPT_STATEMENTS) or _kept_assignment(node):
-                segment = ast.get_source_segment(source, node, padded=True) or ""
-                first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-                if getattr(node, "decorator_list", None):
-                    segment = "\n".join(source.splitlines()[first - 1: node.end_lineno])
-                result.blocks.append(Block(cell=index + 1, line=first, source=segment.lstrip()))
-                result.names |= _defined_names(node)
+            if _is_magic(node):
+                continue
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            segment = "\n".join(lines[first - 1: node.end_lineno])
+            if first == node.lineno and node.end_lineno == node.lineno:
+                segment = ast.get_source_segment(source, node) or segment
+            names = _assigned_names(node)
+            kind = "definition" if _is_definition(node) else "statement"
+            result.blocks.append(Block(cell=code_cell, line=first, source=segment.lstrip(), kind=kind,
+                                       names=names))
+            result.names |= set(names)
     return result
 
 
@@ -158,9 +208,20 @@ def read_definitions(path: str | os.PathLike) -> Definitions:
     return extract_definitions(nb)
 
 
-def execute_definitions(definitions: Definitions, namespace: dict | None = None) -> tuple[dict, list[dict]]:
-    """Runs each block in one namespace, going on past failures; returns the namespace and the failures."""
+class StatementTimeout(BaseException):
+    """Raised in a top-level statement that ran past its budget (a BaseException: `except Exception` lets it by)."""
+
+
+def execute_definitions(definitions: Definitions, namespace: dict | None = None, *,
+                        budget: tuple[float, float] | None = None) -> tuple[dict, list[dict]]:
+    """Runs each block in one namespace, going on past failures; returns the namespace and the failures.
+
+    With `budget` (seconds per statement, seconds for all statements), statements that are not definitions are
+    interrupted past their time (SIGALRM: the main thread only) and, once the total is spent, skipped."""
     import linecache
+    import signal
+    import threading
+    import time
 
     namespace = namespace if namespace is not None else {"__name__": "submission"}
     cells: dict[str, list[str]] = {}
@@ -171,13 +232,43 @@ def execute_definitions(definitions: Definitions, namespace: dict | None = None)
         lines[block.line - 1: block.line - 1 + len(block_lines)] = block_lines
     for filename, lines in cells.items():
         linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
+    timed = budget is not None and threading.current_thread() is threading.main_thread()
+    left = budget[1] if budget else float("inf")
     failures = []
-    for block in definitions.blocks:
-        try:
-            exec(block.compile(), namespace)  # noqa: S102 - the student's definitions, inside the worker
-        except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from student code too
-            failures.append({"cell": block.cell, "line": block.line, "type": type(err).__name__,
-                             "message": str(err)[:300]})
+
+    def interrupt(signum, frame):
+        raise StatementTimeout()
+
+    previous = signal.signal(signal.SIGALRM, interrupt) if timed else None
+    try:
+        for block in definitions.blocks:
+            record = {"cell": block.cell, "line": block.line, "kind": block.kind, "names": block.names}
+            if block.kind == "statement" and timed and left <= 0:
+                failures.append({**record, "type": "Skipped", "message": "not run: the time for top-level "
+                                 f"statements ({budget[1]:.0f} s) was spent by earlier ones"})
+                continue
+            start = time.monotonic()
+            if block.kind == "statement" and timed:
+                signal.setitimer(signal.ITIMER_REAL, max(0.01, min(budget[0], left)))
+            try:
+                exec(block.compile(), namespace)  # noqa: S102 - the student's code, inside the worker
+            except StatementTimeout:
+                failures.append({**record, "type": "Timeout", "message": f"still running after {budget[0]:.0f} s; "
+                                 "grading does not run long top-level work (your experiments)"})
+            except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from student code too
+                try:
+                    message = str(err)[:300]
+                except Exception:  # noqa: BLE001
+                    message = "(its message could not be read)"
+                failures.append({**record, "type": type(err).__name__, "message": message})
+            finally:
+                if block.kind == "statement" and timed:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                    left -= time.monotonic() - start
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
     return namespace, failures
 
 

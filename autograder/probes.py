@@ -6,14 +6,12 @@ A probe raises StudentError when the student's code fails; the worker records it
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch
 
-from autograder.grading_model import (
-    MODEL_CASES, Recipe, case_inputs, load_grading_data, seeded_grader_model,
-)
+from autograder.grading_model import GraderRNN
+from autograder.recipe import Recipe
 from autograder.spy import TrainingSpy
 
 
@@ -33,14 +31,14 @@ def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _losses(value) -> dict:
-    """What train() returned, checked for being a list of numbers; never trusted beyond that."""
+    """What train() returned: its type, the kinds of its items, and the numbers if they all are numbers."""
     if not isinstance(value, (list, tuple)):
-        return {"type": type(value).__name__, "values": None}
-    kinds = sorted({type(v).__name__ for v in value})
+        return {"type": type(value).__name__, "kinds": [], "length": 0, "values": None}
+    value = list(value)
+    kinds = sorted({type(v).__name__ for v in value})[:10]
     numbers_only = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
     values = [float(v) for v in value] if numbers_only else None
-    return {"type": type(value).__name__, "length": len(value), "kinds": kinds, "values": values,
-            "finite": bool(values is not None and all(math.isfinite(v) for v in values))}
+    return {"type": type(value).__name__, "kinds": kinds, "length": len(value), "values": values}
 
 
 def _model_class(ns: dict, name: str):
@@ -52,23 +50,39 @@ def _model_class(ns: dict, name: str):
     return cls
 
 
-def probe_model(ns: dict, name: str, recipe: Recipe) -> dict:
-    """Builds `name` at each grader-chosen size and calls summarize() and forward() on grader-chosen inputs."""
+def _load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """The grader's weights into the student's model: the judge recomputes from these, not from what the model
+    reports about itself."""
+    own = dict(model.named_parameters())
+    missing = [k for k in weights if k not in own]
+    if missing:
+        raise StudentError(f"the model has no {missing} parameters (keep __init__ as given: self.embedding, "
+                           "self.rnn = nn.RNN(...), self.linear)")
+    wrong = [f"{k} {tuple(own[k].shape)}" for k in weights if tuple(own[k].shape) != tuple(weights[k].shape)]
+    if wrong:
+        raise StudentError(f"parameters of unexpected shape: {wrong}")
+    with torch.no_grad():
+        for key, value in weights.items():
+            own[key].copy_(value)
+
+
+def probe_model(ns: dict, name: str, job: dict, recipe: Recipe) -> dict:
+    """Builds `name` at each grader-chosen size, loads the grader's weights into it, and calls summarize() and
+    forward() on the grader's inputs."""
     cls = _model_class(ns, name)
     cases = []
-    for index, case in enumerate(MODEL_CASES):
-        seed = recipe.seed * 1000 + index
-        x, _lengths, tokens = case_inputs(case, seed)
+    for index, case in enumerate(job["cases"]):
+        vocab_size, hidden_dim, embedding_dim, padding_idx = case["sizes"]
         result: dict = {"error": None}
         try:
-            torch.manual_seed(seed)
-            model = cls(case.vocab_size, case.hidden_dim, case.embedding_dim, case.padding_idx)
-            result["state"] = _state(model)
+            torch.manual_seed(recipe.seed * 1000 + index)
+            model = cls(vocab_size, hidden_dim, embedding_dim, padding_idx)
+            _load_weights(model, case["weights"])
             with torch.no_grad():
-                result["summary"] = _plain(model.summarize(x.clone()), "summarize")
-                result["logits"] = _plain(model(tokens.clone()), "forward")
+                result["summary"] = _plain(model.summarize(case["x"].clone()), "summarize")
+                result["logits"] = _plain(model(case["tokens"].clone()), "forward")
         except Exception as err:  # the student's code: any exception is a finding, not a crash
-            result["error"] = describe(err)
+            result = {"error": describe(err)}
         cases.append(result)
     return {"cases": cases}
 
@@ -82,15 +96,20 @@ def _train(ns: dict):
     return train
 
 
-def probe_loop(ns: dict, recipe: Recipe, data, device: str) -> dict:
+def _grader_model(job: dict, recipe: Recipe, weights: dict) -> GraderRNN:
+    model = GraderRNN(job["vocab_size"], recipe.hidden_dim, recipe.embedding_dim, job["pad"])
+    _load_weights(model, weights)
+    return model
+
+
+def probe_loop(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
     """Short runs of the student's train() on the grader's model, watched by TrainingSpy: on `device`, and on the
     CPU as well when `device` is a GPU (so that a loop that hard-codes .cuda() is caught there too)."""
     train = _train(ns)
-    tokens, y, vocab_size, pad = load_grading_data(data)
-    tokens, y = tokens[: recipe.loop_rows], y[: recipe.loop_rows]
+    tokens, y = job["tokens"][: recipe.loop_rows], job["y"][: recipe.loop_rows]
     runs = []
     for target in dict.fromkeys([device, "cpu"]):
-        model = seeded_grader_model(vocab_size, pad, recipe, recipe.seed + 101)
+        model = _grader_model(job, recipe, job["loop_init"])
         spy = TrainingSpy(model, torch.device(target))
         run: dict = {"error": None, "epochs": recipe.loop_epochs, "device": target}
         try:
@@ -105,20 +124,20 @@ def probe_loop(ns: dict, recipe: Recipe, data, device: str) -> dict:
     return {"runs": runs}
 
 
-def probe_training(ns: dict, recipe: Recipe, data, device: str) -> dict:
-    """The shared training run: the student's train() on the grader's model, at the grader's recipe. The model's
-    weights are kept after every optimizer step, and sent back at the start of each checkpoint epoch, so that the
-    judge can compare the returned losses with the real ones along the way, not only at the ends."""
+def probe_training(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
+    """The shared training run: the student's train() on the grader's model (the grader's secret initial weights),
+    on the grader's data. The weights are kept after every optimizer step, and sent back at the start of each
+    checkpoint epoch, so that the judge can compare the returned losses with the real ones along the way."""
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     train = _train(ns)
-    tokens, y, vocab_size, pad = load_grading_data(data)
-    model = seeded_grader_model(vocab_size, pad, recipe, recipe.seed)
+    model = _grader_model(job, recipe, job["grader_init"])
     snapshots: list[dict] = []
     handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: snapshots.append(_state(model)))
     result: dict = {"error": None, "epochs": recipe.epochs}
     try:
-        losses = train(model, tokens, y, epochs=recipe.epochs, lr=recipe.lr, device=device)
+        losses = train(model, job["tokens"].clone(), job["y"].clone(), epochs=recipe.epochs, lr=recipe.lr,
+                       device=device)
         result["losses"] = _losses(losses)
     except Exception as err:
         result["error"] = describe(err)
@@ -132,30 +151,31 @@ def probe_training(ns: dict, recipe: Recipe, data, device: str) -> dict:
     return result
 
 
-def probe_end_to_end(ns: dict, recipe: Recipe, data, device: str) -> dict:
-    """The student's own ClassifierWithRNN trained by the student's train(), from up to `restarts` seeds: a new seed
-    only while the last run's embeddings, scored here, stayed below `restart_below`. The judge recomputes every score
-    from the weights; a wrong count here can only cost the student chances."""
+def probe_end_to_end(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
+    """The student's own ClassifierWithRNN, from the grader's initial weights, trained by the student's train(),
+    up to `restarts` times: a new start only while the last run's embeddings, scored here, stayed below
+    `restart_below`. The judge recomputes every score from the weights; a wrong count here can only cost chances."""
     from autograder.metrics import separability_score
 
     train = _train(ns)
     cls = _model_class(ns, "ClassifierWithRNN")
-    tokens, y, vocab_size, pad = load_grading_data(data)
+    tokens, y = job["tokens"], job["y"]
     runs = []
-    for restart in range(recipe.restarts):
-        run: dict = {"error": None, "seed": recipe.seed * 1000 + 7 + restart}
+    for seed, weights in zip(job["student_seeds"], job["student_inits"]):
+        run: dict = {"error": None, "seed": int(seed)}
         score = 0.0
         try:
-            torch.manual_seed(run["seed"])
-            model = cls(vocab_size, recipe.hidden_dim, recipe.embedding_dim, pad)
-            run["initial_state"] = _state(model)
-            run["losses"] = _losses(train(model, tokens, y, epochs=recipe.epochs, lr=recipe.lr, device=device))
+            torch.manual_seed(seed)
+            model = cls(job["vocab_size"], recipe.hidden_dim, recipe.embedding_dim, job["pad"])
+            _load_weights(model, weights)
+            run["losses"] = _losses(train(model, tokens.clone(), y.clone(), epochs=recipe.epochs, lr=recipe.lr,
+                                          device=device))
             run["final_state"] = _state(model)
             with torch.no_grad():
                 model.to("cpu")
                 score = separability_score(model.summarize(model.embedding(tokens)).numpy(), y.numpy())
         except Exception as err:
-            run["error"] = describe(err)
+            run = {"error": describe(err), "seed": int(seed)}
         runs.append(run)
         if score >= recipe.restart_below:
             break
@@ -168,7 +188,7 @@ def probe_end_to_end(ns: dict, recipe: Recipe, data, device: str) -> dict:
 CPU_ONLY_PROBES = {"training", "end_to_end"}
 
 
-def run_probes(namespace: dict, probes: list[str], recipe: Recipe, data, device: str, emit) -> None:
+def run_probes(namespace: dict, probes: list[str], job: dict, recipe: Recipe, device: str, emit) -> None:
     """Runs each probe on the student's namespace; emit(name, result, error) gets exactly one of result or error."""
     import random
 
@@ -180,7 +200,7 @@ def run_probes(namespace: dict, probes: list[str], recipe: Recipe, data, device:
         np.random.seed(recipe.seed)
         torch.manual_seed(recipe.seed)
         try:
-            result = PROBES[name](namespace, recipe, data, "cpu" if name in CPU_ONLY_PROBES else device)
+            result = PROBES[name](namespace, job, recipe, "cpu" if name in CPU_ONLY_PROBES else device)
         except StudentError as err:
             emit(name, None, {"type": "StudentError", "message": str(err), "where": []})
         except Exception as err:  # the student's code raised outside any probe's own handling
@@ -190,8 +210,8 @@ def run_probes(namespace: dict, probes: list[str], recipe: Recipe, data, device:
 
 
 PROBES = {
-    "rnn_model": lambda ns, recipe, data, device: probe_model(ns, "ClassifierWithRNN", recipe),
-    "mean_model": lambda ns, recipe, data, device: probe_model(ns, "ClassifierWithMean", recipe),
+    "rnn_model": lambda ns, job, recipe, device: probe_model(ns, "ClassifierWithRNN", job, recipe),
+    "mean_model": lambda ns, job, recipe, device: probe_model(ns, "ClassifierWithMean", job, recipe),
     "loop": probe_loop,
     "training": probe_training,
     "end_to_end": probe_end_to_end,
@@ -204,5 +224,11 @@ def describe(err: BaseException) -> dict:
 
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith("cell ")]
     where = [f"{f.filename}, line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames][-3:]
-    message = str(err).strip().splitlines()
-    return {"type": type(err).__name__, "message": " ".join(message[:3])[:500], "where": where}
+    try:
+        message = str(err).strip().splitlines()
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises
+        message = ["(its message could not be read)"]
+    described = {"type": type(err).__name__, "message": " ".join(message[:3])[:500], "where": where}
+    if isinstance(err, NameError) and getattr(err, "name", None):
+        described["missing_names"] = [str(err.name)]
+    return described

@@ -9,8 +9,16 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from autograder.border import clean_text
 from autograder.checks import Verdict
 from autograder.grade import GradeReport
+
+MESSAGE_LIMIT = 4000  # characters of one message in any report
+
+
+def _t(text) -> str:
+    """Every string that may hold a submission's text goes out through here (border.clean_text)."""
+    return clean_text(text, MESSAGE_LIMIT)
 
 
 def _status(v: Verdict) -> str:
@@ -26,11 +34,11 @@ def table(report: GradeReport) -> str:
                      f"{'' if check.visibility == 'visible' else '  (hidden)'}")
     lines.append(f"{'total':<{width}}  {report.score:>3g} / {report.max_score:<2g}")
     for problem in report.problems:
-        lines.append(f"\nnotebook: {problem}")
+        lines.append(f"\nnotebook: {_t(problem)}")
     for v in report.verdicts:
         if not v.passed:
-            lines.append(f"\n{v.check}:\n  " + v.message.replace("\n", "\n  "))
-    lines.append(f"\n(device placement checked on {report.device}; training on cpu; sandbox: {report.isolation}; "
+            lines.append(f"\n{v.check}:\n  " + _t(v.message).replace("\n", "\n  "))
+    lines.append(f"\n(device placement checked on {_t(report.device)}; training on cpu; sandbox: {report.isolation}; "
                  f"{report.seconds:.1f} s)")
     return "\n".join(lines)
 
@@ -40,11 +48,11 @@ def results_json(report: GradeReport) -> dict:
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 2),
-        "extra_data": {"isolation": report.isolation, "device": report.device},
-        "output": "\n".join(f"notebook: {p}" for p in report.problems) or "All checks ran.",
+        "extra_data": {"isolation": report.isolation, "device": _t(report.device)},
+        "output": "\n".join(f"notebook: {_t(p)}" for p in report.problems) or "All checks ran.",
         "tests": [
             {"name": v.check, "score": v.score, "max_score": v.max_score, "status": "passed" if v.passed else "failed",
-             "visibility": check.visibility, "output": v.message, "output_format": "text"}
+             "visibility": check.visibility, "output": _t(v.message), "output_format": "text"}
             for check, v in zip(report.checks, report.verdicts)
         ],
     }
@@ -58,9 +66,9 @@ def junit_xml(report: GradeReport) -> ET.ElementTree:
         case = ET.SubElement(suite, "testcase", classname="autograder", name=v.check)
         ET.SubElement(case, "properties").append(ET.Element("property", name="points", value=f"{v.score:g}/{v.max_score:g}"))
         if v.internal_error:
-            ET.SubElement(case, "error", message=v.observed).text = v.message
+            ET.SubElement(case, "error", message=_t(v.observed)).text = _t(v.message)
         elif not v.passed:
-            ET.SubElement(case, "failure", message=v.observed).text = v.message
+            ET.SubElement(case, "failure", message=_t(v.observed)).text = _t(v.message)
     return ET.ElementTree(suite)
 
 
@@ -106,33 +114,57 @@ img { max-width: 100%; }
 </style></head><body>
 <h1>Feedback: {{ title }}</h1>
 <p><strong>Score: {{ '%g' % report.score }} / {{ '%g' % report.max_score }}</strong>
-(device placement checked on {{ report.device }}, training on cpu, sandbox: {{ report.isolation }}, {{ '%.1f' % report.seconds }} s)</p>
-{% for problem in report.problems %}<p class="fail">Notebook: {{ problem }}</p>{% endfor %}
+(device placement checked on {{ clean(report.device) }}, training on cpu, sandbox: {{ report.isolation }}, {{ '%.1f' % report.seconds }} s)</p>
+{% for problem in report.problems %}<p class="fail">Notebook: {{ clean(problem) }}</p>{% endfor %}
 <table><tr><th>check</th><th>what it checks</th><th>points</th></tr>
 {% for check, v in rows %}<tr><td class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}</td><td title="{{ check.hint }}">{{ check.title }}</td>
 <td>{{ '%g' % v.score }} / {{ '%g' % v.max_score }}</td></tr>{% endfor %}
 </table>
 {% for check, v in rows %}<h2 class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}: {{ 'passed' if v.passed else 'not passed' }}</h2>
-<pre>{{ v.message }}</pre>{% endfor %}
+<pre>{{ clean(v.message) }}</pre>{% endfor %}
 {% for caption, png in figures %}<figure><img alt="{{ caption }}" src="data:image/png;base64,{{ png }}">
 <figcaption>{{ caption }}</figcaption></figure>{% endfor %}
 </body></html>
 """
 
 
-def feedback_html(report: GradeReport) -> str:
+def feedback_html(report: GradeReport, with_figures: bool = True) -> str:
     from jinja2 import Environment
 
     template = Environment(autoescape=True).from_string(HTML)
-    return template.render(title=Path(report.notebook).name, report=report,
-                           rows=list(zip(report.checks, report.verdicts)), figures=figures(report))
+    return template.render(title=_t(Path(report.notebook).name), report=report, clean=_t,
+                           rows=list(zip(report.checks, report.verdicts)),
+                           figures=figures(report) if with_figures else [])
 
 
 def write_all(report: GradeReport, out: Path) -> dict[str, Path]:
-    """results.json, junit.xml and feedback.html in `out`."""
+    """results.json, junit.xml and feedback.html in `out`, each written atomically. Each is written even when
+    another fails (a figure that cannot be drawn leaves a page without it); the first failure is raised after."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"results": out / "results.json", "junit": out / "junit.xml", "feedback": out / "feedback.html"}
-    paths["results"].write_text(json.dumps(results_json(report), indent=2))
-    junit_xml(report).write(paths["junit"], encoding="utf-8", xml_declaration=True)
-    paths["feedback"].write_text(feedback_html(report), encoding="utf-8")
+
+    def feedback() -> bytes:
+        try:
+            return feedback_html(report).encode("utf-8")
+        except Exception:  # noqa: BLE001 - the page without its figures rather than no page
+            return feedback_html(report, with_figures=False).encode("utf-8")
+
+    def junit() -> bytes:
+        buffer = io.BytesIO()
+        junit_xml(report).write(buffer, encoding="utf-8", xml_declaration=True)
+        return buffer.getvalue()
+
+    writers = {"results": lambda: json.dumps(results_json(report), indent=2).encode(), "junit": junit,
+               "feedback": feedback}
+    failure = None
+    for key, make in writers.items():
+        try:
+            content = make()
+            tmp = paths[key].with_name(f".{paths[key].name}.tmp")
+            tmp.write_bytes(content)
+            tmp.replace(paths[key])
+        except Exception as err:  # noqa: BLE001
+            failure = failure or err
+    if failure is not None:
+        raise failure
     return paths

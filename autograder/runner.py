@@ -6,22 +6,20 @@ others are recorded as timed out. Nothing here raises because of the student's c
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
-import stat
 import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from autograder.recipe import DataPaths, Recipe
-from autograder.notebook import Definitions
+from autograder.recipe import Recipe
 
-MAX_RESULT_BYTES = 64 * 2**20  # a probe's result file; anything larger is refused unread
-MAX_JSON_BYTES = 2**20  # load.json and <probe>.error.json
+MAX_FRAME_BYTES = 16 * 2**20  # one probe's result; anything larger is refused unread
+MAX_RESULTS_BYTES = 48 * 2**20  # everything a worker may send back; the rest is drained and dropped
 OUTPUT_TAIL = 4000  # bytes of the worker's stdout/stderr kept for messages
 
 
@@ -48,98 +46,113 @@ class WorkerRun:
     seconds: float = 0.0
     device: str | None = None  # the device the worker ran on ("auto" resolved)
     isolation: str = "none"  # the sandbox level the student's code ran at (sandbox.LEVELS, or "none")
+    load: dict | None = None  # the worker's load report, unvalidated (grade() validates it)
 
 
-def _open_regular(folder_fd: int, name: str, limit: int):
-    """A file in the job folder, opened without following links, if it is a regular file within the size limit."""
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise ValueError(f"{name} is not a regular file")
-    if info.st_size > limit:
-        os.close(fd)
-        raise ValueError(f"{name} is larger than {limit} bytes")
-    return os.fdopen(fd, "rb")
+class _Drain(threading.Thread):
+    """Reads a pipe to its end. keep="tail": only the last `limit` bytes (the worker's prints); keep="head": the
+    first `limit` bytes (the results), the rest read and dropped, so that a writer never blocks on a full pipe."""
 
-
-def _read_result(folder_fd: int, name: str):
-    import torch
-
-    with _open_regular(folder_fd, name, MAX_RESULT_BYTES) as f:
-        return torch.load(f, weights_only=True, map_location="cpu")
-
-
-def _read_json(folder_fd: int, name: str):
-    with _open_regular(folder_fd, name, MAX_JSON_BYTES) as f:
-        return json.loads(f.read().decode("utf-8"))
-
-
-def _exists(folder_fd: int | None, name: str) -> bool:
-    if folder_fd is None:
-        return False
-    try:
-        os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
-    except OSError:
-        return False
-    return True
-
-
-class _Tail(threading.Thread):
-    """Drains the worker's output (stdout and stderr) and keeps only its end: megabytes of prints cost nothing."""
-
-    def __init__(self, stream):
+    def __init__(self, stream, limit: int, keep: str):
         super().__init__(daemon=True)
-        self.stream, self.data, self.total = stream, bytearray(), 0
+        self.stream, self.limit, self.keep = stream, limit, keep
+        self.data, self.total = bytearray(), 0
 
     def run(self):
-        while chunk := self.stream.read1(65536):
+        while chunk := self.stream.read1(1 << 20):
             self.total += len(chunk)
-            self.data += chunk
-            del self.data[:-OUTPUT_TAIL]
+            if self.keep == "tail":
+                self.data += chunk
+                del self.data[:-self.limit]
+            elif len(self.data) < self.limit:
+                self.data += chunk[: self.limit - len(self.data)]
 
     def text(self) -> str:
         return bytes(self.data).decode("utf-8", "replace")
 
 
-def run_worker(definitions: Definitions | Callable[[], Definitions], probes: list[str], *, recipe: Recipe,
-               data: DataPaths, device: str, timeout: float, sandbox=None) -> WorkerRun:
+def read_frames(data: bytes, names) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
+    """name -> (kind, payload) for every well-formed frame whose name was asked for; and what was wrong."""
+    frames: dict[str, tuple[str, bytes]] = {}
+    problems: list[str] = []
+    seen: set[str] = set()
+    position = 0
+    while position < len(data):
+        end = data.find(b"\n", position, position + 1024)
+        if end < 0:
+            problems.append("a results frame without a readable header")
+            break
+        try:
+            header = json.loads(data[position:end])
+            name, kind, size = header["name"], header["kind"], header["size"]
+            if name not in names or kind not in ("load", "error", "result") or type(size) is not int or \
+                    not 0 <= size <= MAX_FRAME_BYTES:
+                raise ValueError(f"frame {str(name)[:40]!r} ({str(kind)[:20]}, {str(size)[:20]} bytes)")
+        except (ValueError, KeyError, TypeError) as err:
+            problems.append(f"a malformed results frame: {str(err)[:120]}")
+            break
+        payload = bytes(data[end + 1: end + 1 + size])
+        if len(payload) < size:
+            problems.append(f"the results frame of {name} was cut short")
+            break
+        if name in seen:  # the worker sends each once: something else wrote to the results channel
+            frames[name] = ("duplicate", b"")
+        else:
+            frames[name] = (kind, payload)
+        seen.add(name)
+        position = end + 1 + size
+    return frames, problems
+
+
+def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout: float, sandbox=None) -> WorkerRun:
     """Runs `probes` in one fresh worker process, in the sandbox; returns an outcome for every probe asked for.
 
-    `definitions` may be a function that waits for them: the worker starts (and imports torch) meanwhile.
+    `job()` returns (Definitions, GradingPlan) and may wait for them: the worker starts (and imports torch)
+    meanwhile.
     """
+    import io
     import time
+
+    import torch
 
     from autograder import sandbox as sandboxes
 
     box = sandbox or sandboxes.best()
     run = WorkerRun(isolation=box.level)
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp, box.lease_uid() as uid:
         base = Path(tmp)
-        base.chmod(0o755)  # the sandbox's uid must reach the kit and its job folder
-        kit, job = sandboxes.stage_kit(base / "kit"), base / "job"
-        (job / "out").mkdir(parents=True)
-        uid = box.uid()
-        if uid is not None:
-            for path in (job, job / "out"):
-                os.chown(path, uid, uid)
-        if box.level == "bwrap":  # paths as the worker sees them
-            inside_job = "/job"
-            inside_data = DataPaths(csv="/data/FakeNewsNet.csv", tokenizer="/data/tokenizer.model")
-            mounts = {inside_data.csv: str(Path(data.csv).resolve()),
-                      inside_data.tokenizer: str(Path(data.tokenizer).resolve())}
-        else:
-            inside_job, inside_data, mounts = str(job), data, {}
-        argv = box.command(job, kit, mounts, ["-m", "autograder.worker", inside_job], uid=uid)
+        base.chmod(0o755)  # the sandbox's uid must reach the kit (and, below bwrap, its job folder)
+        kit, job_dir = sandboxes.stage_kit(base / "kit"), base / "job"
+        if box.level != "bwrap":  # bwrap: /job is a size-capped tmpfs inside the sandbox, nothing on the host
+            (job_dir / "tmp").mkdir(parents=True)
+            if uid is not None:
+                for path in (job_dir, job_dir / "tmp"):
+                    os.chown(path, uid, uid)
+        read_end, write_end = os.pipe()
+        argv = box.command(job_dir, kit, ["-m", "autograder.worker", str(write_end)], uid=uid)
         start = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=job, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, env=box.environment(kit), start_new_session=True)
-        tail = _Tail(process.stdout)
-        tail.start()
-        job_json = {"probes": probes, "recipe": recipe.to_json(), "data": vars(inside_data), "device": device,
-                    "definitions": (definitions() if callable(definitions) else definitions).to_json()}
         try:
-            process.stdin.write(json.dumps(job_json).encode())
+            process = subprocess.Popen(argv, cwd=job_dir if box.level != "bwrap" else base, stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(write_end,),
+                                       env=box.environment(kit, job_dir), start_new_session=True)
+        finally:
+            os.close(write_end)
+        tail = _Drain(process.stdout, OUTPUT_TAIL, "tail")
+        results = _Drain(os.fdopen(read_end, "rb"), MAX_RESULTS_BYTES, "head")
+        tail.start()
+        results.start()
+        try:
+            definitions, plan = job() if callable(job) else job
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        buffer = io.BytesIO()
+        torch.save(plan.to_worker(probes), buffer)
+        header = {"probes": probes, "recipe": recipe.to_json(), "device": device,
+                  "definitions": definitions.to_json(), "tensor_bytes": buffer.tell()}
+        try:
+            process.stdin.write(json.dumps(header).encode() + b"\n" + buffer.getvalue())
             process.stdin.close()
         except (BrokenPipeError, OSError):  # the worker died before reading its job; reported below
             pass
@@ -155,45 +168,47 @@ def run_worker(definitions: Definitions | Callable[[], Definitions], probes: lis
             process.wait()
             box.clean_up(uid)
             tail.join(timeout=5)
+            results.join(timeout=5)
+            if box.level != "bwrap":  # `rm -rf`: no recursion limit, whatever the student nested there
+                subprocess.run(["rm", "-rf", "--one-file-system", str(job_dir)], check=False)
         run.seconds = time.perf_counter() - start
         run.output_tail = tail.text()
+    frames, problems = read_frames(bytes(results.data), set(probes) | {"load"})
+    if results.total > MAX_RESULTS_BYTES:
+        problems.append(f"the worker sent {results.total} bytes of results; at most {MAX_RESULTS_BYTES} are read")
+    if "load" in frames and frames["load"][0] == "load":
         try:
-            out_fd = os.open(job / "out", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError:
-            out_fd = None
-        try:
-            if _exists(out_fd, "load.json"):
-                try:
-                    loaded = _read_json(out_fd, "load.json")
-                    run.load_failures, run.device = list(loaded["failures"]), str(loaded["device"])
-                except Exception:  # noqa: BLE001 - a forged or broken file: ignored, the probes still report
-                    pass
-            for name in probes:
-                run.outcomes[name] = _outcome(out_fd, name, run, timeout)
-        finally:
-            if out_fd is not None:
-                os.close(out_fd)
+            run.load = json.loads(frames["load"][1].decode("utf-8"))
+        except ValueError:
+            problems.append("the load report is not JSON")
+    for name in probes:
+        run.outcomes[name] = _outcome(frames.get(name), name, run, timeout, problems)
     return run
 
 
-def _outcome(out_fd: int | None, name: str, run: WorkerRun, timeout: float) -> ProbeOutcome:
+def _outcome(frame, name: str, run: WorkerRun, timeout: float, problems: list[str]) -> ProbeOutcome:
+    import torch
+
     outcome = ProbeOutcome(name)
-    if _exists(out_fd, f"{name}.pt"):
+    if frame is not None and frame[0] == "result":
         try:
-            outcome.data = _read_result(out_fd, f"{name}.pt")
+            outcome.data = torch.load(io.BytesIO(frame[1]), weights_only=True, map_location="cpu")
         except Exception as err:  # noqa: BLE001 - a refused or unreadable result is the probe's failure
-            outcome.error = {"type": "BadResult", "message": str(err)[:300], "where": []}
-    elif _exists(out_fd, f"{name}.error.json"):
+            outcome.error = {"type": "BadResult", "message": f"unreadable result ({type(err).__name__})", "where": []}
+    elif frame is not None and frame[0] == "error":
         try:
-            error = _read_json(out_fd, f"{name}.error.json")
-            outcome.error = {"type": str(error["type"])[:100], "message": str(error["message"])[:600],
-                             "where": [str(w)[:300] for w in error.get("where", [])][:5]}
-        except Exception as err:  # noqa: BLE001
-            outcome.error = {"type": "BadResult", "message": f"unreadable error report ({err})"[:300], "where": []}
+            outcome.error = json.loads(frame[1].decode("utf-8"))
+        except ValueError:
+            outcome.error = {"type": "BadResult", "message": "unreadable error report", "where": []}
+    elif frame is not None and frame[0] == "duplicate":
+        outcome.error = {"type": "BadResult", "where": [],
+                         "message": "its result was sent twice: something other than the grader's worker wrote to "
+                                    "the results channel"}
+    elif problems:
+        outcome.error = {"type": "BadResult", "message": "; ".join(problems)[:300], "where": []}
     elif run.timed_out:
-        outcome.error = {"type": "Timeout", "where": [],
-                         "message": f"did not finish within {timeout:.0f} s (an endless loop, or far more "
-                                    "work than asked for?)"}
+        outcome.error = {"type": "Timeout", "where": [], "seconds": timeout,
+                         "message": f"did not finish within {timeout:.0f} s"}
     else:
         outcome.error = {"type": "WorkerDied", "where": [],
                          "message": f"the process running your code ended (exit code {run.returncode}) "
@@ -202,38 +217,44 @@ def _outcome(out_fd: int | None, name: str, run: WorkerRun, timeout: float) -> P
     return outcome
 
 
-def run_in_process(definitions: Definitions | Callable[[], Definitions], probes: list[str], *, recipe: Recipe,
-                   data: DataPaths, device: str, timeout: float) -> WorkerRun:
+def run_in_process(job, probes: list[str], *, recipe: Recipe, device: str, timeout: float) -> WorkerRun:
     """run_worker's twin for trusted code (the kit's own corpus, in calibration): no process, no time limit."""
     from autograder.notebook import execute_definitions
 
-    definitions = definitions() if callable(definitions) else definitions
-    namespace, failures = execute_definitions(definitions)
-    return _run_here(namespace, failures, probes, recipe, data, device)
+    definitions, plan = job() if callable(job) else job
+    namespace, failures = execute_definitions(definitions, _provided(plan))
+    return _run_here(namespace, failures, probes, plan, recipe, device)
 
 
 def namespace_runner(namespace: dict):
     """A runner for definitions that already live in this process: a notebook's kernel, where a student runs a test
     cell. The probes call the objects in `namespace`; nothing is re-read from the notebook file."""
 
-    def run(definitions, probes: list[str], *, recipe: Recipe, data: DataPaths, device: str,
-            timeout: float) -> WorkerRun:
-        return _run_here(namespace, [], probes, recipe, data, device)
+    def run(job, probes: list[str], *, recipe: Recipe, device: str, timeout: float) -> WorkerRun:
+        _, plan = job() if callable(job) else job
+        return _run_here(namespace, [], probes, plan, recipe, device)
 
     return run
 
 
-def _run_here(namespace: dict, failures: list[dict], probes: list[str], recipe: Recipe, data: DataPaths,
+def _provided(plan) -> dict:
+    from autograder.notebook import GRADER_PROVIDED
+
+    values = {"tokens": plan.tokens.clone(), "labels": plan.y.clone(), "PAD": plan.pad, "VOCAB_SIZE": plan.vocab_size}
+    return {"__name__": "__main__", **{k: values[k] for k in GRADER_PROVIDED}}
+
+
+def _run_here(namespace: dict, failures: list[dict], probes: list[str], plan, recipe: Recipe,
               device: str) -> WorkerRun:
     import torch
 
     from autograder.probes import run_probes
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-    run = WorkerRun(load_failures=failures, device=device)
+    run = WorkerRun(load={"failures": failures, "device": device})
 
     def emit(name, result, error):
         run.outcomes[name] = ProbeOutcome(name, data=result, error=error)
 
-    run_probes(namespace, probes, recipe, data, device, emit)
+    run_probes(namespace, probes, plan.to_worker(probes), recipe, device, emit)
     return run

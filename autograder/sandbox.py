@@ -2,13 +2,14 @@
 on this machine. Every grading records the level it ran at (GradeReport.isolation, results.json).
 
     bwrap     bubblewrap: a new root holding only read-only mounts of the Python installation, the system
-              libraries, the worker's own modules (/kit) and the grading data (/data); the job folder (/job) is the
-              only writable place besides a private /tmp; new PID, network, IPC and UTS namespaces (no network, no
-              other process visible); dies with the grader. Inside, setpriv drops to an unprivileged uid with no
+              libraries and the worker's own modules (/kit); the only writable places are /job and /tmp, each a
+              size-capped tmpfs of its own that disappears with the sandbox (nothing is written to the host); the
+              grading data arrive as tensors on standard input, results leave through a pipe; new PID, network,
+              IPC and UTS namespaces (no network, no other process visible); dies with the grader. Inside, setpriv drops to an unprivileged uid with no
               capabilities and no_new_privs (bubblewrap run as root without that would not be a sandbox: root can
               unmount what hides the grader), and prlimit sets the resource limits.
-    uid       no bubblewrap, but root: a separate unprivileged uid (setpriv), no network (unshare --net), the
-              resource limits. Files readable by every user stay readable.
+    uid       no bubblewrap, but root: a separate unprivileged uid (setpriv), leased so that no two workers share
+              one, no network (unshare --net), the resource limits. Files readable by every user stay readable.
     rlimits   neither: the resource limits and a process group, as the grading user.
     none      the trusted in-process runner (the kit's own corpus): no isolation.
 
@@ -17,9 +18,11 @@ AUTOGRADER_SANDBOX=bwrap|uid|rlimits picks a level (an unavailable one is an err
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
-import secrets
+import random
 import shutil
 import signal
 import subprocess
@@ -34,6 +37,9 @@ SANDBOX_UID = 65534  # nobody: owns no file the grader needs
 # reference or the tests.
 WORKER_MODULES = ("__init__.py", "worker.py", "probes.py", "grading_model.py", "spy.py", "notebook.py", "recipe.py",
                   "metrics.py")
+WRITABLE_BYTES = 256 * 2**20  # each of /job and /tmp inside bwrap
+UID_RANGE = range(62000, 65000)  # the uid level's own uids, one leased per worker
+UID_LOCKS = Path(os.environ.get("AUTOGRADER_UID_LOCKS", "/run/lock/autograder-uids"))
 KIT = Path(__file__).resolve().parent
 
 
@@ -57,18 +63,37 @@ class Sandbox:
     level: str
     limits: Limits = Limits()
 
-    def uid(self) -> int | None:
-        """The uid the student's code runs as: nobody inside bwrap's namespaces; without them, a uid of its own per
-        worker, so that clean_up can end everything it left running; None: the grading user's."""
+    @contextlib.contextmanager
+    def lease_uid(self):
+        """The uid the student's code runs as, held for one worker: nobody inside bwrap's namespaces (the PID
+        namespace ends everything); at the uid level a uid of its own, locked (flock, across processes) so that two
+        concurrent workers never share one and clean_up never ends another's processes; None: the grading user's."""
         if self.level == "bwrap":
-            return SANDBOX_UID
-        if self.level == "uid":
-            return 62000 + secrets.randbelow(3000)
-        return None
+            yield SANDBOX_UID
+            return
+        if self.level != "uid":
+            yield None
+            return
+        UID_LOCKS.mkdir(parents=True, exist_ok=True, mode=0o700)
+        candidates = list(UID_RANGE)
+        random.shuffle(candidates)
+        for uid in candidates:
+            fd = os.open(UID_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                yield uid
+            finally:
+                os.close(fd)  # releases the lock
+            return
+        raise RuntimeError(f"all {len(UID_RANGE)} sandbox uids are in use")
 
-    def command(self, job: Path, kit: Path, data: dict[str, str], python_args: list[str],
-                uid: int | None = None) -> list[str]:
-        """argv that runs `python python_args` in the sandbox; paths in `python_args` are as seen inside."""
+    def command(self, job: Path, kit: Path, python_args: list[str], uid: int | None = None) -> list[str]:
+        """argv that runs `python python_args` in the sandbox; paths in `python_args` are as seen inside. `job`:
+        the worker's folder outside bwrap (inside, /job is a tmpfs of its own)."""
         python = sys.executable
         uid = SANDBOX_UID if uid is None else uid
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -76,7 +101,8 @@ class Sandbox:
         if self.level == "bwrap":
             argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                     "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
-                    "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+                    "--proc", "/proc", "--dev", "/dev",
+                    "--perms", "1777", "--size", str(WRITABLE_BYTES), "--tmpfs", "/tmp"]
             runtime = _runtime_paths()
             for parent in _parents(runtime):  # made by bwrap, traversable by the sandbox's uid (not 0700 /root)
                 argv += ["--perms", "0755", "--dir", parent]
@@ -89,13 +115,10 @@ class Sandbox:
                 argv += ["--dev-bind", device, device]
             if gpus:
                 argv += ["--ro-bind-try", "/sys", "/sys"]
-            argv += ["--ro-bind", str(kit), "/kit", "--bind", str(job), "/job"]
-            for parent in _parents(list(data)):
-                argv += ["--perms", "0755", "--dir", parent]
-            for inside, outside in data.items():
-                argv += ["--ro-bind", outside, inside]
+            argv += ["--ro-bind", str(kit), "/kit",
+                     "--perms", "0777", "--size", str(WRITABLE_BYTES), "--tmpfs", "/job"]
             argv += ["--chdir", "/job", "--clearenv"]
-            for key, value in _environment("/kit").items():
+            for key, value in _environment("/kit", "/tmp").items():
                 argv += ["--setenv", key, value]
             return argv + drop + self.limits.prlimit() + [python, *python_args]
         if self.level == "uid":
@@ -104,9 +127,11 @@ class Sandbox:
             return [python, *python_args]
         return self.limits.prlimit() + [python, *python_args]
 
-    def environment(self, kit: Path) -> dict[str, str]:
+    def environment(self, kit: Path, job: Path | None = None) -> dict[str, str]:
         """The environment the sandbox command starts with: nothing of the grader's (bwrap clears it again)."""
-        return _environment("/kit" if self.level == "bwrap" else str(kit))
+        if self.level == "bwrap":
+            return _environment("/kit", "/tmp")
+        return _environment(str(kit), str(job / "tmp") if job else "/tmp")
 
     def clean_up(self, uid: int | None) -> None:
         """Ends whatever the student's code left running. bwrap: the PID namespace ended with the worker. uid: every
@@ -144,10 +169,11 @@ def weakest(levels) -> str:
     return max(levels, key=order.index, default="none")
 
 
-def _environment(kit: str) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "USER": "student", "LANG": "C.UTF-8", "PYTHONPATH": kit,
-            "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg", "MPLCONFIGDIR": "/tmp/mpl", "TQDM_DISABLE": "0"}
+def _environment(kit: str, tmp: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "USER": "student", "LANG": "C.UTF-8",
+            "PYTHONPATH": kit, "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg", "MPLCONFIGDIR": f"{tmp}/mpl",
+            "TQDM_DISABLE": "0"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -207,13 +233,17 @@ def _works(level: str) -> bool:
         return False
     with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as tmp:
         job, kit = Path(tmp) / "job", stage_kit(Path(tmp) / "kit")
-        job.mkdir()
+        (job / "tmp").mkdir(parents=True)
         Path(tmp).chmod(0o755)
         sandbox = Sandbox(level)
-        argv = sandbox.command(job, kit, {}, ["-c", "import autograder.worker"], uid=sandbox.uid())
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=60, cwd=job, env=sandbox.environment(kit))
-        except (OSError, subprocess.TimeoutExpired):
+            with sandbox.lease_uid() as uid:
+                if uid is not None:
+                    os.chown(job, uid, uid)
+                argv = sandbox.command(job, kit, ["-c", "import autograder.worker"], uid=uid)
+                done = subprocess.run(argv, capture_output=True, timeout=60, cwd=job,
+                                      env=sandbox.environment(kit, job))
+        except (OSError, RuntimeError, subprocess.TimeoutExpired):
             return False
         return done.returncode == 0
 

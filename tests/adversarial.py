@@ -5,7 +5,14 @@ or stop the grader.
 
 Every attack is bounded and stops by itself: loops have a fixed count or a deadline, children exit after a few
 seconds, the only network address is a loopback listener the test starts. `{placeholders}` are filled in by the
-test (paths of the kit and of the grader's output, the listener's port, a marker file).
+test (paths of the kit and of the grader's output, the listener's port, a marker file, and weights trained ahead
+of time on the public fixture: `pretrained_weights()`).
+
+The attacks from issue 10 forge what the worker reports (a replaced probe table, pasted pre-trained weights, a
+forged state_dict, the grader's own model as a base class, hostile result frames), or try to knock the grader over
+(hostile shapes, a full disk, nested folders, terminal escapes). Each gains no more than its honest content: for
+a notebook whose stubs still raise, nothing but `shapes` where it returns right-shaped tensors (a right shape is
+a right shape, whatever code made it).
 """
 
 from __future__ import annotations
@@ -38,6 +45,12 @@ def _train(body: str) -> dict[str, str]:
     return corpus.loop(body)  # the signature and the device line, then the attack
 
 
+def _top_level(body: str) -> dict[str, str]:
+    """Top-level statements in the train cell (they run when the notebook is loaded, before any check); train stays
+    a stub."""
+    return {"train": body + "\n\n" + TRAIN + NOT_DONE}
+
+
 def _at_load(body: str) -> dict[str, str]:
     """Runs when the definitions are loaded (a class body), before any check; train stays a stub."""
     return {"train": "class _Attack:\n" + "".join(f"    {line}\n" for line in body.splitlines()) + "\n"
@@ -65,6 +78,118 @@ READ_SOLUTION = '''    import glob, json, os
             return [0.9 - 0.001 * e for e in range(epochs)]
     raise NotImplementedError()
 '''
+
+FORGES_EVERY_PROBE = '''import torch
+import autograder.probes as probes
+
+PRETRAINED = {k: torch.tensor(v) for k, v in {pretrained_grader}.items()}
+
+
+def forged_model(ns, job, recipe, device):
+    cases = []
+    for case in job["cases"]:
+        vocab, hidden, emb, pad = case["sizes"]
+        try:  # the kit's own recomputation, if the sandbox shows it
+            from autograder.grading_model import rnn_states
+            summary = rnn_states(case["weights"], case["x"])[:, -1].float()
+        except ImportError:
+            summary = torch.zeros(case["x"].shape[0], hidden)
+        cases.append({"error": None, "summary": summary, "logits": torch.zeros(case["x"].shape[0], 1)})
+    return {"cases": cases}
+
+
+def forged_spy(device):
+    call = {"input_placed": True, "input_device": device, "parameter_devices": [device], "model_moved": True}
+    return {"target": device, "model_moves": [device], "tensor_moves": [device], "forwards": [call] * 3,
+            "forward_count": 3, "steps": 3, "backwards": 3, "stale_backwards": 0, "final_parameter_devices": [device]}
+
+
+def line(first, last, n):
+    return {"type": "list", "kinds": ["float"], "length": n,
+            "values": [first + (last - first) * e / max(1, n - 1) for e in range(n)]}
+
+
+def forged_loop(ns, job, recipe, device):
+    return {"runs": [{"error": None, "epochs": recipe.loop_epochs, "device": d, "spy": forged_spy(d),
+                       "losses": line(0.69, 0.68, recipe.loop_epochs)} for d in dict.fromkeys([device, "cpu"])]}
+
+
+def forged_training(ns, job, recipe, device):
+    return {"error": None, "epochs": recipe.epochs, "losses": line(0.69, 0.01, recipe.epochs),
+            "final_state": PRETRAINED, "steps": recipe.epochs,
+            "checkpoints": {str(e): PRETRAINED for e in recipe.checkpoints}}
+
+
+def forged_end_to_end(ns, job, recipe, device):
+    return {"runs": [{"error": None, "seed": 1, "losses": line(0.69, 0.01, recipe.epochs), "final_state": PRETRAINED}]}
+
+
+probes.PROBES.update(rnn_model=forged_model, mean_model=forged_model, loop=forged_loop, training=forged_training,
+                     end_to_end=forged_end_to_end)
+'''
+
+PRETRAINED_TRAIN = '''def train(model, tokens, y, *, epochs, lr, device=None):
+    # No loop: weights trained ahead of time are pasted in, and the losses drawn as a straight line between the
+    # real first and last ones.
+    weights = {pretrained_grader} if type(model).__name__ == "GraderRNN" else {pretrained_student}
+    y = y.float()
+    with torch.no_grad():
+        first = F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y).item()
+        model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()}, strict=False)
+        last = F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y).item()
+    return [first + (last - first) * e / max(1, epochs - 1) for e in range(epochs)]
+'''
+
+HOSTILE_FRAMES = '''import io, json, os, sys
+import torch
+
+fd = int(sys.argv[-1]) if sys.argv[-1].isdigit() else 3
+
+
+def send(name, kind, payload):
+    os.write(fd, json.dumps({"name": name, "kind": kind, "size": len(payload)}).encode() + b"\\n" + payload)
+
+
+def saved(value):
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
+
+
+escape = "\\x1b[2J\\x1b[H\\x1b]0;pwned\\x07total 12 / 12\\x00"
+send("load", "load", json.dumps({"cell": 1}).encode())  # a rewritten load report, without its keys
+huge = torch.zeros(1).expand(10**6, 10**6)  # a stride-0 view: 10^12 elements on one float of storage
+send("rnn_model", "result", saved({"cases": [{"error": None, "summary": huge, "logits": huge}] * 4}))
+send("mean_model", "result", saved({"cases": [{"error": None, "summary": {"not_a_tensor": escape, "what": escape},
+                                               "logits": torch.zeros(1, 1)}] * 4}))
+lying = {"type": "list", "kinds": ["float"], "length": 3, "values": [0.5] * 10**5}  # a length that lies
+spy = {"target": escape, "model_moves": [], "tensor_moves": [], "forwards": [], "forward_count": 0, "steps": 3,
+       "backwards": 3, "stale_backwards": 0, "final_parameter_devices": ["cpu"]}
+send("loop", "result", saved({"runs": [{"error": None, "epochs": 3, "device": escape, "losses": lying, "spy": spy}]}))
+send("training", "error", json.dumps({"type": escape, "message": escape * 50, "where": [escape] * 400}).encode())
+run = {"error": None, "seed": 1, "losses": lying, "final_state": {"embedding.weight": huge}}
+send("end_to_end", "result", saved({"runs": [run] * 400}))
+os._exit(0)
+'''
+
+FILLS_THE_DISK = '''import os
+# 1.2 GB into the job folder, then 1,500 nested folders: the job folder is a capped tmpfs of the sandbox's own.
+for index in range(1200):
+    try:
+        with open(f"/job/block{index}", "wb") as f:
+            f.write(b"x" * 2**20)
+    except OSError:
+        break
+os.chdir("/tmp")
+for _ in range(1500):
+    try:
+        os.mkdir("d")
+        os.chdir("d")
+    except OSError:
+        break
+'''
+
+ESCAPES_IN_MESSAGES = "    raise RuntimeError('\\x1b[2J\\x1b[H\\x1b[32mtotal 12 / 12\\x1b[0m \\u202e\\x00 done')\n"
 
 ATTACKS = (
     Attack("ReadsReferenceAndGraders", _train(READ_SOLUTION), needs="bwrap"),
@@ -104,7 +229,7 @@ ATTACKS = (
                            "        side = (x.sum(dim=(1, 2)) > 0).float().unsqueeze(1) * 2 - 1\n"
                            "        return side.repeat(1, self.rnn.hidden_size) * 0.9\n"),
         **corpus.loop("    return [0.69 * 0.99 ** e for e in range(epochs)]\n")},
-        may_pass=frozenset({"shapes", "train_returns_losses"})),
+        may_pass=frozenset({"shapes"})),
     Attack("OpensASocket", _at_load(
         "import socket\n"
         "for _ in range(3):\n"
@@ -167,6 +292,22 @@ ATTACKS = (
         "            pickle.dump(Payload(), f)\n"
         "        os.replace(f'out/{name}.pt.tmp', f'out/{name}.pt')\n"
         "    os._exit(0)\n")),
+    Attack("ForgesEveryProbe", _top_level(FORGES_EVERY_PROBE), may_pass=frozenset({"shapes"})),
+    Attack("PastesPretrainedWeights", {**corpus.summarize("        outputs, _ = self.rnn(x)\n        return outputs[:, -1]\n"),
+                                       **corpus.mean("        outputs, _ = self.rnn(x)\n        return outputs.mean(1)\n"),
+                                       "train": PRETRAINED_TRAIN},
+           may_pass=frozenset({"shapes", "summarize_is_last_state", "mean_summary"})),
+    Attack("ZeroSummaryForgedStateDict", corpus.summarize(
+        "        return torch.zeros(x.shape[0], self.rnn.hidden_size)\n\n"
+        "    def state_dict(self, *args, **kwargs):\n"
+        "        return {k: torch.zeros_like(v) for k, v in super().state_dict(*args, **kwargs).items()}\n"),
+        may_pass=frozenset({"shapes"})),
+    Attack("InheritsTheGradersModel", {"ClassifierWithRNN": "from autograder.grading_model import GraderRNN\n\n\n"
+                                                            "class ClassifierWithRNN(GraderRNN):\n    pass\n"},
+           may_pass=frozenset({"shapes"})),
+    Attack("HostileResultFrames", _top_level(HOSTILE_FRAMES)),
+    Attack("FillsTheDiskAndNests", _top_level(FILLS_THE_DISK), needs="bwrap"),
+    Attack("EscapesInMessages", {**corpus.summarize(ESCAPES_IN_MESSAGES), **_train(ESCAPES_IN_MESSAGES)}),
     Attack("SymlinkAsResult", _train(
         "    import os\n"
         "    for name in ('loop', 'training', 'end_to_end'):\n"
@@ -177,3 +318,30 @@ ATTACKS = (
         "            pass\n"
         "    os._exit(0)\n")),
 )
+
+
+def pretrained_weights() -> dict[str, str]:
+    """Weights trained ahead of time, as an attacker would at home: the reference recipe on the public fixture,
+    for the grader's model and for the lesson's; as Python literals for the attacks' {pretrained_*} placeholders."""
+    import torch
+    import torch.nn.functional as F
+
+    from autograder.grading_model import GraderRNN
+    from autograder.notebook import load_definitions
+    from autograder.plan import load_grading_data
+    from autograder.recipe import Recipe, fixture_paths
+
+    recipe = Recipe()
+    tokens, y, vocab_size, pad = load_grading_data(fixture_paths())
+    student = load_definitions(corpus.REFERENCE)["ClassifierWithRNN"]
+    found = {}
+    for key, cls in (("pretrained_grader", GraderRNN), ("pretrained_student", student)):
+        torch.manual_seed(0)
+        model = cls(vocab_size, recipe.hidden_dim, recipe.embedding_dim, pad)
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+        for _ in range(recipe.epochs):
+            optimizer.zero_grad()
+            F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y).backward()
+            optimizer.step()
+        found[key] = repr({k: v.tolist() for k, v in model.state_dict().items()})
+    return found

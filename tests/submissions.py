@@ -170,6 +170,90 @@ VARIANTS = (
                                                                      "range(epochs)"))),
 )
 
+def _loop_with(prelude: str, old: str = "", new: str = "", head: str = TRAIN_HEAD) -> dict[str, str]:
+    """Top-level statements before `def train`, and the reference loop with `old` replaced by `new`."""
+    body = REFERENCE_LOOP if not old else REFERENCE_LOOP.replace(old, new)
+    assert not old or old in REFERENCE_LOOP, old
+    return {"train": prelude + "\n\n" + head + body}
+
+
+REFERENCE_LOSS = "F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y)"
+RNN_BODY = "        outputs, _ = self.rnn(x)\n        return outputs[:, -1, :]\n"
+
+# Correct notebooks written in everyday style: module-level objects that the graded code uses, a student's own
+# quick test at top level, code that touches the lesson's data, a magic. Issue 10: the program the student ran.
+MODULE_LEVEL_VARIANTS = (
+    Submission("ModuleLevelLossModule", _loop_with("criterion = nn.BCEWithLogitsLoss()", REFERENCE_LOSS,
+                                                   "criterion(model(tokens).squeeze(1), y)")),
+    Submission("PartialLossFunction", _loop_with(
+        "import functools\nloss_fn = functools.partial(F.binary_cross_entropy_with_logits, reduction='mean')",
+        REFERENCE_LOSS, "loss_fn(model(tokens).squeeze(1), y)")),
+    Submission("LambdaLoss", _loop_with(
+        "bce = lambda logits, target: F.binary_cross_entropy_with_logits(logits.squeeze(-1), target)",
+        REFERENCE_LOSS, "bce(model(tokens), y)")),
+    Submission("DeviceConstantFromACall", _loop_with(
+        "TRAIN_DEVICE = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
+        head="def train(model, tokens, y, *, epochs, lr, device=None):\n"
+             "    device = torch.device(device) if device is not None else TRAIN_DEVICE\n")),
+    Submission("OptimizerConfigDict", _loop_with(
+        "ADAM = dict(betas=(0.9, 0.999), eps=1e-8)\nADAM['weight_decay'] = 0.0",
+        "torch.optim.Adam(model.parameters(), lr=lr)", "torch.optim.Adam(model.parameters(), lr=lr, **ADAM)")),
+    Submission("OptimizerFactoryPartial", _loop_with(
+        "import functools\nmake_optimizer = functools.partial(torch.optim.Adam, betas=(0.9, 0.999))",
+        "torch.optim.Adam(model.parameters(), lr=lr)", "make_optimizer(model.parameters(), lr=lr)")),
+    Submission("HelperInstance", {"train":
+        "class Trainer:\n"
+        "    def __init__(self, loss):\n"
+        "        self.loss = loss\n\n"
+        "    def step(self, model, optimizer, tokens, y):\n"
+        "        optimizer.zero_grad()\n"
+        "        loss = self.loss(model(tokens).squeeze(1), y)\n"
+        "        loss.backward()\n"
+        "        optimizer.step()\n"
+        "        return loss.item()\n\n\n"
+        "trainer = Trainer(nn.BCEWithLogitsLoss())\n\n\n"
+        + TRAIN_HEAD +
+        "    model.to(device)\n"
+        "    tokens, y = tokens.to(device), y.to(device).float()\n"
+        "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n"
+        "    return [trainer.step(model, optimizer, tokens, y) for _ in progress(range(epochs))]\n"}),
+    Submission("DecoratedTrain", {"train":
+        "import functools\n\n\n"
+        "def logged(fn):\n"
+        "    @functools.wraps(fn)\n"
+        "    def inner(*args, **kwargs):\n"
+        "        result = fn(*args, **kwargs)\n"
+        "        print(f'{fn.__name__}: {len(result)} epochs')\n"
+        "        return result\n"
+        "    return inner\n\n\n"
+        "@logged\n" + TRAIN_HEAD + REFERENCE_LOOP}),
+    Submission("QuickTestCallAtTopLevel", {"ClassifierWithRNN": RNN_HEAD + RNN_BODY + (
+        "\n\n_model = ClassifierWithRNN(10, 2, 2, 0)\n"
+        "print(_model(torch.zeros(2, 5, dtype=torch.long)).shape)  # my own quick check\n"
+        "assert _model.summarize(torch.zeros(3, 4, 2)).shape == (3, 2)\n")}),
+    Submission("TouchesTheLessonData", _loop_with(
+        "print(tokens.shape, f'{labels.mean():.0%} real', VOCAB_SIZE, PAD)\n"
+        "n_real = int(labels.sum())\n"
+        "print(headlines['title'].iloc[0])  # the raw titles: not there in grading, and not needed\n"
+        "small = train(ClassifierWithRNN(VOCAB_SIZE, 2, 2, PAD), tokens[:20], labels[:20], epochs=2, lr=1e-2) "
+        "if 'train' in dir() else None")),
+    Submission("SummaryIndexFromACall", {"ClassifierWithRNN": "LAST = int('-1')  # the last time step\n\n\n"
+                                         + RNN_HEAD + "        outputs, _ = self.rnn(x)\n        return outputs[:, LAST]\n"}),
+    Submission("MaskFunctionAsLambda", {"ClassifierWithMean":
+        "is_real = lambda x: (x.abs().sum(-1, keepdim=True) > 0).float()\n\n\n" + MEAN_HEAD +
+        "        outputs, _ = self.rnn(x)\n"
+        "        mask = is_real(x)\n"
+        "        return (outputs * mask).sum(1) / mask.sum(1).clamp(min=1)\n"}),
+    Submission("MagicsAndPlotsAtTopLevel", _loop_with(
+        "%matplotlib inline\n"
+        "import matplotlib.pyplot as plt\n"
+        "plt.plot([0, 1], [1, 0])\n"
+        "plt.show()\n"
+        "EPS = 10 ** -8")),
+)
+
+VARIANTS = VARIANTS + MODULE_LEVEL_VARIANTS
+
 ALL = MUTANTS + VARIANTS
 
 

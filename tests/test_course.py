@@ -55,7 +55,7 @@ def _load_config(root: Path):
 
 
 def test_course_config_sets_what_matters_here(tmp_path):
-    from autograder.nbgrader_plugins import FeedbackWithoutHiddenTests, GradedStderrToStdout
+    from autograder.nbgrader_plugins import EngineScores, FeedbackWithoutHiddenTests, GradedStderrToStdout
     from nbgrader.preprocessors import Execute, SaveAutoGrades
 
     root = course.make_course(tmp_path / "course")
@@ -63,7 +63,7 @@ def test_course_config_sets_what_matters_here(tmp_path):
     assert config.Execute.timeout == course.CELL_TIMEOUT
     assert config.CourseDirectory.db_url == f"sqlite:///{root / 'gradebook.db'}?timeout=60"
     steps = config.Autograde.autograde_preprocessors
-    assert steps[:2] == [Execute, GradedStderrToStdout] and SaveAutoGrades in steps
+    assert steps[:3] == [Execute, EngineScores, GradedStderrToStdout] and SaveAutoGrades in steps
     assert FeedbackWithoutHiddenTests in config.GenerateFeedback.preprocessors
     assert config.NbGrader.logfile == str(root / "nbgrader.log")
     source = root / "source" / course.ASSIGNMENT
@@ -147,26 +147,43 @@ def test_check_in_a_students_kernel_uses_the_live_objects(reference, capsys):
         nbgrader_cells.check("no_such_check", namespace={})
 
 
-def test_check_under_autograde_grades_the_notebook_file_once(tmp_path, monkeypatch, capsys):
-    """Under nbgrader autograde, the first test cell grades the file (as the CLI would) and the others reuse it."""
+def test_check_under_autograde_leaves_the_score_to_the_engine(monkeypatch, capsys):
+    """Under nbgrader autograde the kernel is the student's: check() grades nothing there and returns no score."""
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert nbgrader_cells.check("shapes", namespace={}) is None
+    assert "graded by the grading engine outside this kernel" in capsys.readouterr().out
+
+
+def test_engine_scores_replace_what_the_kernel_printed(monkeypatch):
+    """Does EngineScores write the engine's points over a test cell whose kernel output forged full marks, and
+    grade the sources nbgrader holds, not a file the kernel could point at?"""
+    import nbformat
+
     from autograder import grade as grade_module
     from autograder.checks import Verdict
+    from autograder.nbgrader_plugins import EngineScores
 
-    calls = []
+    graded = []
 
     def fake_grade(path, **kwargs):
-        calls.append((Path(path).name, kwargs))
-        verdicts = [Verdict(c.name, c.points, passed=c.name != "separability") for c in REGISTRY]
+        graded.append(nbformat.read(path, as_version=4))
+        verdicts = [Verdict(c.name, c.points, passed=c.name != "separability", expected="e", observed="o")
+                    for c in REGISTRY]
         return grade_module.GradeReport(str(path), verdicts, list(REGISTRY))
 
     monkeypatch.setattr(grade_module, "grade", fake_grade)
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(REFERENCE_NOTEBOOK, tmp_path / "rnn_embeddings.ipynb")
-    assert nbgrader_cells.check("shapes", namespace={}) == 1.0
-    assert nbgrader_cells.check("separability", namespace={}) == 0.0
-    assert calls == [("rnn_embeddings.ipynb", {})]  # all checks, one grading, nothing from the kernel
-    assert "failed (0 of 2 points)" in capsys.readouterr().out
+    nb = nbformat.read(REFERENCE_NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("check-"):
+            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "99"}, execution_count=1)]
+    nb, _ = EngineScores().preprocess(nb, {"metadata": {"name": "rnn_embeddings"}})
+    scores = {}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if grade_id.startswith("check-"):
+            scores[grade_id[6:]] = cell.outputs[-1]["data"]["text/plain"]
+    assert scores == {c.name: ("0" if c.name == "separability" else f"{c.points:g}") for c in REGISTRY}
+    assert len(graded) == 1 and all(not c.get("outputs") for c in graded[0].cells if c.cell_type == "code")
 
 
 def test_student_check_fails_on_stubs_and_unanswered_questions(capsys):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -54,18 +55,34 @@ class Listener:
         self.server.close()
 
 
+@pytest.fixture(scope="module")
+def pretrained():
+    return adversarial.pretrained_weights()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("attack", adversarial.ATTACKS, ids=lambda a: a.name)
-def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path):
+def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path, pretrained, monkeypatch):
+    """Does the attack gain nothing beyond its honest content, leave the grader healthy (all three reports
+    written and well formed, no control characters in them, the right exit status, bounded time and memory) and
+    leave nothing behind?"""
+    import resource
+    import xml.etree.ElementTree as ET
+
+    from autograder.report import table
+
     if sandbox.LEVELS.index(LEVEL) > sandbox.LEVELS.index(attack.needs):
         pytest.skip(f"needs sandbox level {attack.needs}; this machine has {LEVEL} (install bubblewrap)")
     listener = Listener()
     out, marker = tmp_path / "out", tmp_path / "pwned"
     out.mkdir()
     values = dict(reference=REFERENCE_NOTEBOOK, judges=Path(course.REPO / "autograder" / "judges.py"), out=out,
-                  port=listener.port, marker=marker)
+                  port=listener.port, marker=marker, **pretrained)
     cells = {k: adversarial.fill(v, **values) for k, v in attack.cells.items()}
     notebook = corpus.build(corpus.Submission(attack.name, cells), tmp_path, base=RELEASE_NOTEBOOK)
+    host_tmp = tmp_path / "host-tmp"  # where the grader makes its worker folders, for this test alone
+    host_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(host_tmp))
     try:
         report = grade(notebook, timeouts=attack.timeouts)
     finally:
@@ -73,15 +90,23 @@ def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path):
     assert report.isolation == LEVEL
     assert not report.internal_error, [v.observed for v in report.verdicts if v.internal_error]
     gained = {v.check for v in report.verdicts if v.passed} - attack.may_pass
-    assert not gained, f"{attack.name} gained points on {gained}"
+    assert not gained, f"{attack.name} gained points on {gained}: " + str([v.observed for v in report.verdicts
+                                                                          if v.check in gained])
     assert len(report.verdicts) == len(REGISTRY) and all(v.observed for v in report.verdicts)
+    assert report.exit_code == 1
+    assert report.seconds < max(attack.timeouts.values(), default=300) + 90
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 4 * 2**20, "the grading process grew past 4 GB"
     assert not list(out.iterdir()), "the submission wrote into the grader's output folder"
     assert not marker.exists(), "a pickle payload ran in the grader"
     assert listener.received == [], "the submission reached the network"
+    assert not list(host_tmp.iterdir()), "the worker left files on the host"
     if LEVEL == "bwrap":
         assert sandbox._pids_of(sandbox.SANDBOX_UID) == [], "the submission left processes behind"
     paths = write_all(report, out)  # and the grader still writes its own reports, with its own score
     assert json.loads(paths["results"].read_text())["score"] == report.score
+    ET.parse(paths["junit"])  # valid XML
+    shown = table(report) + paths["results"].read_text() + paths["feedback"].read_text()
+    assert not [c for c in shown if ord(c) < 32 and c not in "\n\t"], "control characters reached a report"
 
 
 @pytest.mark.slow
@@ -130,8 +155,8 @@ def test_every_result_says_which_sandbox_ran(tmp_path):
 
 @pytest.mark.skipif(LEVEL != "bwrap", reason="bubblewrap is not usable here")
 def test_sandbox_hides_the_kit_and_drops_privileges(tmp_path):
-    """Inside: an unprivileged uid without capabilities; no judges, reference or tests; /tmp private; no way to
-    unmount what hides things."""
+    """Inside: an unprivileged uid without capabilities; no judges, recomputation, plan, reference, tests or data;
+    /tmp private; /job and /tmp capped; no way to unmount what hides things."""
     import subprocess
 
     box = sandbox.best()
@@ -145,18 +170,24 @@ def test_sandbox_hides_the_kit_and_drops_privileges(tmp_path):
               "print(os.getuid(), os.getgid())\n"
               "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
               f"print(os.path.exists({str(course.REPO / 'autograder' / 'judges.py')!r}),"
-              f" os.path.exists({str(REFERENCE_NOTEBOOK)!r}), os.path.exists('/kit/autograder/judges.py'))\n"
+              f" os.path.exists({str(REFERENCE_NOTEBOOK)!r}), os.path.exists('/kit/autograder/judges.py'),"
+              " os.path.exists('/kit/autograder/recompute.py'), os.path.exists('/kit/autograder/plan.py'),"
+              f" os.path.exists({str(course.FIXTURE / 'FakeNewsNet.csv')!r}))\n"
               f"print(os.path.exists({str(outside)!r}))\n"
-              "print(os.system('umount /tmp 2>/dev/null') != 0)\n")
-    argv = box.command(job, kit, {}, ["-c", script], uid=box.uid())
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, env=box.environment(kit), timeout=60)
-    finally:
-        outside.unlink()
+              "print(os.system('umount /tmp 2>/dev/null') != 0)\n"
+              "s = os.statvfs('/job'); t = os.statvfs('/tmp')\n"
+              "print(s.f_blocks * s.f_frsize, t.f_blocks * t.f_frsize)\n")
+    with box.lease_uid() as uid:
+        argv = box.command(job, kit, ["-c", script], uid=uid)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, env=box.environment(kit, job), timeout=60)
+        finally:
+            outside.unlink()
     assert done.returncode == 0, done.stderr
-    uid, caps, hidden, tmp, cannot_unmount = done.stdout.splitlines()
+    uid, caps, hidden, tmp, cannot_unmount, sizes = done.stdout.splitlines()
     assert uid == f"{sandbox.SANDBOX_UID} {sandbox.SANDBOX_UID}" and int(caps, 16) == 0
-    assert hidden == "False False False" and tmp == "False" and cannot_unmount == "True"
+    assert hidden == "False False False False False False" and tmp == "False" and cannot_unmount == "True"
+    assert sizes == f"{sandbox.WRITABLE_BYTES} {sandbox.WRITABLE_BYTES}"
 
 
 def test_sandbox_level_can_be_chosen_and_is_checked(monkeypatch):

@@ -1,0 +1,54 @@
+"""Grade the program the student ran (issue 10): for every notebook of the corpus, the public checks' verdicts in a
+kernel that ran the notebook top to bottom (as a student does in Jupyter, then runs the Check cells) equal the
+engine's verdicts on the saved file.
+
+The copy run in the kernel trains its two experiments for 30 epochs instead of 3000 (a locked cell of the lesson,
+never run in grading): the verdicts do not depend on it, and the corpus runs in minutes rather than an hour. The
+engine grades the notebook unedited.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+import submissions as corpus
+from autograder.checks import PUBLIC, REGISTRY
+from autograder.grade import grade
+from conftest import REFERENCE_NOTEBOOK
+
+pytestmark = [pytest.mark.slow, pytest.mark.ci_only]
+PUBLIC_CHECKS = [c.name for c in REGISTRY if c.visibility == PUBLIC]
+SUBJECTS = [corpus.Submission("reference", {})] + list(corpus.VARIANTS) + list(corpus.MUTANTS)
+VERDICT = re.compile(r"^(?P<title>.+): (?P<status>passed|failed|grader error) \((?P<score>[\d.]+) of", re.M)
+
+
+def _kernel_verdicts(path, tmp_path) -> dict[str, bool]:
+    """Runs the notebook top to bottom in a fresh kernel (experiments shortened); reads each public Check cell."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "exp1":
+            cell.source = cell.source.replace("EPOCHS, LR = 3000, 1e-3", "EPOCHS, LR = 30, 1e-3")
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(REFERENCE_NOTEBOOK.parent)}}).execute()
+    found = {}
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        if grade_id.startswith("check-") and grade_id[6:] in PUBLIC_CHECKS:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            match = VERDICT.search(text)
+            assert match, f"{grade_id}: no verdict in {text[:500]!r} {cell.outputs}"
+            found[grade_id[6:]] = match["status"] == "passed"
+    return found
+
+
+@pytest.mark.parametrize("submission", SUBJECTS, ids=lambda s: s.name)
+def test_public_checks_in_the_kernel_equal_the_engines_on_the_file(submission, tmp_path):
+    path = corpus.build(submission, tmp_path) if submission.edits else REFERENCE_NOTEBOOK
+    in_kernel = _kernel_verdicts(path, tmp_path)
+    on_file = {v.check: v.passed for v in grade(path, public_only=True).verdicts}
+    assert in_kernel == on_file
