@@ -4,11 +4,16 @@ VENV := .venv-tox
 TOX := $(VENV)/bin/tox
 PYTHON ?= python3
 
-.PHONY: demo test bench sandbox postgres
+.PHONY: demo test test-all bench sandbox postgres
 demo: $(TOX) sandbox
 	$(TOX) -e demo
 
+# The tests, slow ones included, but not the CI-only corpus runs (the differential test of the whole corpus).
 test: $(TOX) sandbox postgres
+	$(TOX) -- -m "not ci_only"
+
+# Everything, as CI runs it (.ci/run).
+test-all: $(TOX) sandbox postgres
 	$(TOX)
 
 bench: $(TOX) sandbox

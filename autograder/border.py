@@ -77,10 +77,10 @@ def _text(value, where: str, limit: int = MAX_TEXT) -> str:
 
 
 def _device(value, where: str) -> str:
-    text = _text(value, where, 40)
-    if not _DEVICE.match(text):
-        _fail(where, f"not a device name: {text!r}")
-    return text
+    """A device name, checked as it came (not after cleaning: a forged name is refused, never repaired)."""
+    if type(value) is not str or not _DEVICE.match(value):
+        _fail(where, f"not a device name: {clean_text(repr(value), 60)}")
+    return value
 
 
 def _list(value, where: str, most: int) -> list:

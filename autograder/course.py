@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from autograder import kernel_sandbox
+
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "reference"
 FIXTURE = REPO / "data_fixtures"
@@ -44,6 +46,11 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from autograder.nbgrader_plugins import EngineScores, FeedbackWithoutHiddenTests, GradedStderrToStdout  # noqa: E402
+
+# The student's kernel runs in a sandbox (autograder/kernel_sandbox.py): only its notebook's folder is writable, no
+# other student's files, no course folder, no gradebook. The kernelspec lives in this folder's kernels/.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("JUPYTER_PATH")) if p)
+c.Execute.kernel_name = "{kernel_name}"
 
 # Per-cell time limit, in seconds. The longest cells: the first hidden test cell, which grades the whole notebook
 # (about 15 s on 2 cores; the engine's own worker time limits end it within about 5 min), and each experiment
@@ -88,7 +95,9 @@ def make_course(root: Path) -> Path:
     source.mkdir(parents=True, exist_ok=True)
     config = root / "nbgrader_config.py"
     if not config.exists():
-        config.write_text(NBGRADER_CONFIG.format(course_id=COURSE_ID, kit=kit_path(), timeout=CELL_TIMEOUT))
+        config.write_text(NBGRADER_CONFIG.format(course_id=COURSE_ID, kit=kit_path(), timeout=CELL_TIMEOUT,
+                                                 kernel_name=kernel_sandbox.KERNEL_NAME))
+    kernel_sandbox.kernelspec(root)
     for name in LESSON_FILES:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REFERENCE / name, source / name)

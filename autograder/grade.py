@@ -95,7 +95,7 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
 
 def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, thresholds, timeouts, runner,
            parallel: int, namespace) -> None:
-    from autograder.plan import grading_secret, make_plan, notebook_material
+    from autograder.plan import grading_secret, make_plan
 
     if namespace is not None:
         from autograder.runner import namespace_runner
@@ -116,8 +116,10 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
                                             timeout=max(timeouts[p] for p in g)), groups)
         try:
             definitions = Definitions(names=set(namespace)) if namespace is not None else read_definitions(notebook)
-            plan = make_plan(recipe, data, grading_secret(notebook_material(None if namespace is not None
-                                                                               else notebook), recipe))
+            # The secret follows the code the student wrote, not the file's bytes: the same code gets the same plan
+            # (and score) from the CLI and from nbgrader's sanitized copy, and when a notebook is only re-saved.
+            material = b"kernel" if namespace is not None else definitions.source.encode("utf-8", "surrogatepass")
+            plan = make_plan(recipe, data, grading_secret(material, recipe))
         except BaseException as err:  # never leave a worker waiting for its job
             job_ready.set_exception(err)
             raise

@@ -143,21 +143,28 @@ WRONG_SUMMARIES = {
 }
 
 
-def _diagnose(state, x, summary) -> str:
-    """Names the wrong summary the student's output equals, if any."""
+def _diagnose(state, x, summary) -> tuple[str, bool]:
+    """Names the wrong summary the student's output equals, if any; True when this input cannot tell a zero
+    summary from the last embedded token (a padding row, all zeros)."""
     from autograder.recompute import rnn_states
 
     states = rnn_states(state, x).float()
-    if not summary.abs().sum():
-        return "your summary is all zeros"
     for description, make in WRONG_SUMMARIES.values():
         if torch.allclose(make(states), summary.float(), atol=ATOL):
-            return f"your summary equals {description}"
+            return f"your summary equals {description}", False
     if torch.allclose(summarize_with(state, x, "grader").float(), summary.float(), atol=ATOL):
-        return "your summary is the grader's own model's (the last real state, negated): write your own summarize"
-    if summary.shape[-1] == x.shape[-1] and torch.allclose(x[:, -1].float(), summary.float(), atol=ATOL):
-        return "your summary equals the last embedded token: the RNN is not used"
-    return "your summary matches none of the RNN's states (is the RNN applied to x, with your own self.rnn?)"
+        return "your summary is the grader's own model's (the last real state, negated): write your own summarize", \
+            False
+    last_token = summary.shape[-1] == x.shape[-1] and torch.allclose(x[:, -1].float(), summary.float(), atol=ATOL)
+    zeros = not summary.abs().sum()
+    if last_token and zeros:
+        return "your summary equals the last embedded token: the RNN is not used (or it is all zeros: this input " \
+               "ends in padding)", True
+    if last_token:
+        return "your summary equals the last embedded token: the RNN is not used", False
+    if zeros:
+        return "your summary is all zeros", False
+    return "your summary matches none of the RNN's states (is the RNN applied to x, with your own self.rnn?)", False
 
 
 def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expected: str, fix: str) -> None:
@@ -165,9 +172,12 @@ def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expect
         return
     v.expected = expected
     common = set(accepted)
+    mismatches = []
     for planned, result in zip(ctx.plan.cases, outcome.data["cases"]):
         case = planned.case
         problem = _case_problem(case, result, what="building the model or calling summarize", ctx=ctx)
+        if problem and mismatches:  # an earlier input already showed what the summary is
+            break
         if problem:
             v.observed, v.fix = problem, fix
             return
@@ -178,9 +188,12 @@ def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expect
         v.details["deviation"] = max(v.details.get("deviation", 0.0), deviation)
         common &= set(matched)
         if not matched:
-            v.observed = f"{_diagnose(state, x, result['summary'])} (batch {case.batch}, length {case.length})"
-            v.fix = fix
-            return
+            diagnosis, ambiguous = _diagnose(state, x, result["summary"])
+            mismatches.append((ambiguous, f"{diagnosis} (batch {case.batch}, length {case.length})"))
+    if mismatches:  # the clearest diagnosis: a case where a zero summary and a zero (padding) last token differ
+        v.observed = min(mismatches, key=lambda m: m[0])[1]
+        v.fix = fix
+        return
     if not common:  # each case matched, but not the same way: inconsistent
         v.observed = "your summary matched different forms on different inputs"
         v.fix = fix

@@ -56,13 +56,14 @@ def check(name: str, namespace: dict | None = None) -> float | None:
     """Grades check `name` on this kernel's objects; prints its verdict; returns its points. Under nbgrader's
     autograde it grades nothing (see the module's docstring)."""
     from autograder.checks import BY_NAME
-    from autograder.grade import grade
 
     if name not in BY_NAME:
         raise GraderError(f"no check named {name!r}; known: {sorted(BY_NAME)}")
     if _autograding():
         print(f"`{name}` is graded by the grading engine outside this kernel; its verdict replaces this output.")
         return None
+    from autograder.grade import grade
+
     if namespace is None:  # the globals of the cell that called us: the notebook's own
         namespace = sys._getframe(1).f_globals
     with _quiet() as noise:

@@ -67,16 +67,10 @@ _PROCESS_KEY = secrets.token_hex(32).encode()
 
 
 def grading_secret(material: bytes, recipe: Recipe) -> int:
-    """A 62-bit seed only the grading process can compute: the same notebook, seed and key give the same one."""
+    """A 62-bit seed only the grading process can compute: the same code (`material`: the notebook's kept
+    statements), seed and key give the same one."""
     digest = hmac.new(_key(), material + f"|seed={recipe.seed}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") >> 2
-
-
-def notebook_material(path: str | os.PathLike | None) -> bytes:
-    try:
-        return Path(path).read_bytes() if path is not None else b"kernel"
-    except OSError:
-        return str(path).encode()
 
 
 def case_inputs(case: ModelCase, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -108,6 +108,7 @@ class Sandbox:
                 argv += ["--perms", "0755", "--dir", parent]
             for path in runtime:
                 argv += ["--ro-bind", path, path]
+            argv += ["--ro-bind-try", "/etc/fonts", "/etc/fonts"]  # matplotlib's text, without a warning
             for path in _hidden_paths():
                 argv += ["--tmpfs", path]
             gpus = sorted(str(p) for p in Path("/dev").glob("nvidia*"))

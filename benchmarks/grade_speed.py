@@ -24,27 +24,32 @@ import sys, time
 import torch
 torch.set_num_threads(1)
 import torch.nn.functional as F
-from autograder.grading_model import Recipe, load_grading_data, seeded_grader_model, document_summaries
-from autograder.recipe import fixture_paths
+from autograder.grading_model import GraderRNN
 from autograder.notebook import load_definitions
+from autograder.plan import load_grading_data
+from autograder.recipe import Recipe, fixture_paths
+from autograder.recompute import document_summaries
 mode = sys.argv[1]
 recipe = Recipe()
 tokens, y, vocab, pad = load_grading_data(fixture_paths())
 ns = load_definitions(sys.argv[2])
 ns["progress"] = lambda it, **k: it
+def seeded_grader_model(vocab, pad, recipe, seed):
+    torch.manual_seed(seed)
+    return GraderRNN(vocab, recipe.hidden_dim, recipe.embedding_dim, pad)
 def train(model, epochs, rows=None):
     t, labels = (tokens, y) if rows is None else (tokens[:rows], y[:rows])
     ns["train"](model, t, labels, epochs=epochs, lr=recipe.lr, device="cpu")
 train(seeded_grader_model(vocab, pad, recipe, 101), recipe.loop_epochs, recipe.loop_rows)   # the loop check
 model = ns["ClassifierWithRNN"](vocab, 2, 2, pad); model.summarize(model.embedding(tokens[:8]))  # the model checks
+from autograder.metrics import separability_score
+grader_model = seeded_grader_model(vocab, pad, recipe, recipe.seed)
+train(grader_model, recipe.epochs)          # the shared training run (the loop checks are confirmed by it too)
 if mode == "grade":
-    from autograder.metrics import separability_score
-    grader_model = seeded_grader_model(vocab, pad, recipe, recipe.seed)
-    train(grader_model, recipe.epochs)                                            # the shared training run
     torch.manual_seed(7); student_model = ns["ClassifierWithRNN"](vocab, 2, 2, pad)
     train(student_model, recipe.epochs)                                           # end to end (one seed)
-    state = {k: v.detach() for k, v in grader_model.state_dict().items()}
-    separability_score(document_summaries(state, tokens, "last_real"), y.numpy())
+state = {k: v.detach() for k, v in grader_model.state_dict().items()}
+separability_score(document_summaries(state, tokens, "grader"), y.numpy())
 '''
 
 

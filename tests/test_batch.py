@@ -209,3 +209,21 @@ def postgres():
 @pytest.mark.slow
 def test_scores_reach_a_postgresql_gradebook(uninterrupted, postgres):
     _assert_gradebook_matches(postgres, uninterrupted[1])
+
+
+def test_two_names_that_make_one_id_are_both_kept(tmp_path, caplog):
+    """Issue 10: `carol smith.ipynb` and `carol_smith.ipynb` both map to carol_smith: both are graded, each under
+    an id of its own, with a warning, never one silently dropped."""
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("carol smith", "carol_smith", "dee"):
+        (flat / f"{name}.ipynb").write_text("{}")
+    (flat / "alice").mkdir()
+    (flat / "alice" / "alice.ipynb").write_text("{}")
+    with caplog.at_level("WARNING", logger="autograder.batch"):
+        found = batch.discover(flat)
+    carols = sorted(k for k in found if k.startswith("carol_smith"))
+    assert len(found) == 4 and len(carols) == 2 and all(len(k) == len("carol_smith-") + 8 for k in carols)
+    assert {found[k].name for k in carols} == {"carol smith.ipynb", "carol_smith.ipynb"}
+    assert "map to the student id 'carol_smith'" in caplog.text
+    assert batch.discover(flat) == found  # the same ids every time: a restart finds its own folders

@@ -138,3 +138,17 @@ def test_syntax_error_is_located_and_the_rest_is_scored(tmp_path):
     assert any("syntax error" in p for p in report.problems)
     verdicts = {v.check: v for v in report.verdicts}
     assert verdicts["shapes"].passed and not verdicts["mean_summary"].passed
+
+
+def test_a_module_level_name_grading_could_not_define_is_explained(tmp_path):
+    """Issue 10: a loss module built from the lesson's raw titles cannot be built in grading (they are not there);
+    the message names the statement, its cell and line, and why it did not run."""
+    def criterion_from_titles(nb):
+        cell = next(c for c in nb.cells if c.source.startswith("def train("))
+        cell.source = ("criterion = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(len(headlines) / 1000))\n\n\n"
+                       + cell.source.replace("F.binary_cross_entropy_with_logits(logits, y)", "criterion(logits, y)"))
+    report = grade(_edit(tmp_path, "criterion", criterion_from_titles), names=["train_returns_losses"])
+    observed = report.verdicts[0].observed
+    assert "NameError" in observed and "`criterion` is assigned in code cell 8, line 1, which did not run in grading" \
+        in observed and "headlines" in observed, observed
+    assert any("criterion" not in s and "headlines" in s for s in report.skipped)

@@ -9,6 +9,11 @@ temporary course on the fixture, with six students:
                     a print to sys.stderr and os.write(2)
     kernel-dies     correct until the experiment's train()   an error in the kit's report, not a zero
                     calls os._exit (as an out-of-memory kill)
+    mallory         stubs; at top level rebinds `check` to    0 automatic points (issue 10: scores come from
+                    return 99, points AUTOGRADER_NOTEBOOK at   the engine, and the kernel is sandboxed)
+                    the source, rewrites every classmate's
+                    notebook it can find
+    zoe             the reference, graded after mallory       full automatic points, her file unchanged
 """
 
 from __future__ import annotations
@@ -40,6 +45,28 @@ KERNEL_DIES = corpus.Submission("KernelDies", corpus.loop(
     "        os._exit(1)\n" + corpus.REFERENCE_LOOP))
 
 
+MALLORY = '''import glob, os
+import autograder.nbgrader_cells as cells
+cells.check = lambda name, namespace=None: 99.0
+os.environ["AUTOGRADER_NOTEBOOK"] = "{root}/source/rnn_embeddings/rnn_embeddings.ipynb"
+for path in glob.glob("{root}/submitted/*/*/*.ipynb") + glob.glob("{root}/autograded/*/*/*.ipynb") + \\
+        glob.glob("../../*/rnn_embeddings/*.ipynb"):
+    try:
+        text = open(path).read()
+        with open(path, "w") as f:
+            f.write(text.replace("optimizer.step()", "pass"))
+        print("rewrote", path)
+    except OSError as err:
+        print("refused", path, err)
+'''
+
+
+def _mallory(root, folder):
+    source = MALLORY.format(root=root) + "\n\n" + corpus.TRAIN_HEAD.splitlines()[0] + "\n    raise NotImplementedError()\n"
+    return corpus.build(corpus.Submission("mallory", {"train": source}), folder,
+                        base=course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb")
+
+
 def _submit(root, student, notebook):
     folder = root / "submitted" / student / course.ASSIGNMENT
     folder.mkdir(parents=True)
@@ -55,7 +82,8 @@ def graded_course(tmp_path_factory):
     students = {"reference": course.REFERENCE / "rnn_embeddings.ipynb",
                 "release": course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb",
                 "stderr-writer": corpus.build(STDERR_WRITER, built),
-                "kernel-dies": corpus.build(KERNEL_DIES, built)}
+                "kernel-dies": corpus.build(KERNEL_DIES, built),
+                "mallory": _mallory(root, built), "zoe": course.REFERENCE / "rnn_embeddings.ipynb"}
     students |= {student: corpus.build(by_name[mutant], built) for student, mutant in MUTANTS.items()}
     for student, notebook in students.items():
         _submit(root, student, notebook)
@@ -67,6 +95,8 @@ def graded_course(tmp_path_factory):
     from autograder.grade import grade
 
     cli = {student: grade(students[student]) for student in MUTANTS}
+    assert (root / "submitted" / "zoe" / course.ASSIGNMENT / f"{course.ASSIGNMENT}.ipynb").read_bytes() == \
+        students["zoe"].read_bytes(), "a kernel rewrote a classmate's submission"
     return root, runs, cli
 
 
@@ -141,3 +171,17 @@ def test_grading_engine_is_not_copied_to_students(graded_course):
         python_files = {p.name for p in (root / folder).rglob("*.py")}
         assert python_files <= {"fakenews_lesson.py"}, folder
         assert not list((root / folder).rglob("autograder")), folder
+
+
+@pytest.mark.slow
+def test_a_kernel_can_neither_forge_its_score_nor_touch_a_classmate(graded_course):
+    """Issue 10: mallory's kernel rebinds check(), points it at the instructor's notebook and rewrites every
+    notebook it can reach; the engine's scores replace the kernel's outputs (0 for stubs), the kernel saw only its
+    own folder, and zoe, graded after her, keeps full marks."""
+    root, _, _ = graded_course
+    points = _points(root)
+    assert sum(v or 0 for k, v in points["mallory"].items() if k.startswith("check-")) == 0
+    assert sum(v or 0 for k, v in points["zoe"].items() if k.startswith("check-")) == AUTO_POINTS
+    executed = nbformat.read(root / "autograded" / "mallory" / course.ASSIGNMENT / f"{course.ASSIGNMENT}.ipynb", 4)
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert "submitted/zoe" not in printed and "autograded/zoe" not in printed, printed[:2000]

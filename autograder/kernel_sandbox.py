@@ -1,0 +1,106 @@
+"""The student's kernel under `nbgrader autograde`, in a sandbox: the course's kernelspec (`rnn-sandboxed`, written
+by `autograder course`) starts
+
+    python -m autograder.kernel_sandbox CONNECTION_FILE
+
+which runs ipykernel inside bubblewrap as an unprivileged uid (as the grading workers do, autograder/sandbox.py):
+the system and the Python installation read-only, the notebook's own folder (autograded/<student>/<assignment>/)
+the only writable place besides a capped private /tmp, no other student's files, no course folder, no gradebook,
+no kit but the two modules a test cell imports. The kernel keeps the grader's network namespace: nbgrader talks to
+it over TCP on loopback (its ZMQ channels). Where bubblewrap cannot run, the kernel starts as nbgrader's own would,
+and says so on its first line of output.
+
+The kernel decides no score either way: the course's EngineScores preprocessor replaces every test cell's output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+KERNEL_NAME = "rnn-sandboxed"
+KERNEL_MODULES = ("__init__.py", "nbgrader_cells.py", "checks.py")  # what a test cell imports, nothing more
+
+
+def kernelspec(folder: Path) -> Path:
+    """Writes the kernelspec into folder/kernels/<KERNEL_NAME>/ (a folder on JUPYTER_PATH); returns its path."""
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "autograder.kernel_sandbox", "{connection_file}"],
+        "display_name": "Python 3 (sandboxed for grading)", "language": "python",
+        "metadata": {"debugger": False}}, indent=1))
+    return spec
+
+
+def _stage(folder: Path) -> Path:
+    from autograder import sandbox
+
+    package = folder / "autograder"
+    package.mkdir(parents=True)
+    for name in KERNEL_MODULES:
+        shutil.copy2(sandbox.KIT / name, package / name)
+    for path in [folder, package, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
+
+
+def command(connection_file: str, notebook_dir: Path, kit: Path) -> list[str] | None:
+    """The argv that runs the kernel in bubblewrap, or None where it cannot."""
+    from autograder import sandbox
+
+    if sandbox.best().level != "bwrap":
+        return None
+    uid = sandbox.SANDBOX_UID
+    inside = str(notebook_dir / ".kernel-connection.json")  # a copy the sandbox's uid can read
+    shutil.copy(connection_file, inside)
+    os.chmod(inside, 0o644)
+    for path in [notebook_dir, *notebook_dir.rglob("*")]:
+        try:
+            os.chown(path, uid, uid, follow_symlinks=False)
+        except OSError:
+            pass
+    argv = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(sandbox.WRITABLE_BYTES), "--tmpfs", "/tmp"]
+    runtime = sandbox._runtime_paths()
+    for parent in sandbox._parents(list(runtime) + [str(notebook_dir)]):
+        argv += ["--perms", "0755", "--dir", parent]
+    for path in runtime:
+        argv += ["--ro-bind", path, path]
+    argv += ["--ro-bind-try", "/etc/fonts", "/etc/fonts"]
+    for path in sandbox._hidden_paths():
+        argv += ["--tmpfs", path]
+    argv += ["--ro-bind", str(kit), "/kit", "--bind", str(notebook_dir), str(notebook_dir),
+             "--chdir", str(notebook_dir), "--clearenv"]
+    environment = sandbox._environment("/kit", "/tmp")
+    environment["PYTHONPATH"] = f"/kit{os.pathsep}{notebook_dir}"
+    for key in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "FAKENEWS_DATA", "FAKENEWS_FIXTURE_DIR"):
+        if os.environ.get(key):
+            environment[key] = os.environ[key]
+    for key, value in environment.items():
+        argv += ["--setenv", key, value]
+    drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--"]
+    limits = sandbox.Limits(address_space=16 * 2**30, cpu_seconds=24 * 3600)  # the lesson itself runs here
+    return argv + drop + limits.prlimit() + [sys.executable, "-m", "ipykernel_launcher", "-f", inside]
+
+
+def main(argv: list[str]) -> int:
+    connection_file = argv[0]
+    notebook_dir = Path.cwd().resolve()
+    kit = _stage(Path(tempfile.mkdtemp(prefix="kernel-kit-")))
+    sandboxed = command(connection_file, notebook_dir, kit)
+    if sandboxed is None:
+        print("autograder: bubblewrap cannot run here; this kernel is not sandboxed", flush=True)
+        os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file])
+    os.execvp(sandboxed[0], sandboxed)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
