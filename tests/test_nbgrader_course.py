@@ -153,7 +153,8 @@ def test_feedback_shows_verdicts_without_hidden_tests(graded_course):
     root, runs, _ = graded_course
     assert runs["generate_feedback"].returncode == 0, runs["generate_feedback"].stderr
     pages = sorted((root / "feedback").glob(f"*/{course.ASSIGNMENT}/rnn_embeddings.html"))
-    assert {p.parent.parent.name for p in pages} == {"reference", "release", "stderr-writer", *MUTANTS}
+    assert {p.parent.parent.name for p in pages} == {"reference", "release", "stderr-writer", "mallory", "zoe",
+                                                     *MUTANTS}
     hidden_calls = [f'check(&quot;{c.name}&quot;)' for c in REGISTRY if c.visibility == "hidden"]
     for page in pages:
         text = page.read_text()
