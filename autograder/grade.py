@@ -61,13 +61,14 @@ def _missing_names(check: Check, definitions: Definitions) -> list[str]:
 def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] | None = None,
           data: DataPaths | None = None, recipe: Recipe | None = None, device: str | None = None,
           thresholds=None, timeouts: dict[str, float] | None = None, runner=run_worker,
-          parallel: int = 2, namespace: dict | None = None) -> GradeReport:
+          parallel: int = 2, namespace: dict | None = None, secret_material: bytes | None = None) -> GradeReport:
     """Every chosen check's verdict for one notebook; never raises because of the notebook or its workers.
 
     `runner` runs a group of probes (run_worker: a separate process with a time limit); `parallel` is how many
     groups run at once (1 for run_in_process, whose probes share the process's global state). With `namespace`
     (a running notebook's globals), the probes call the objects defined there, in this process, and `notebook` is
-    only a label for the report.
+    only a label for the report; `secret_material` (the code of the notebook the kernel runs, when known) makes
+    its plan the one the file would get.
     """
     start = time.perf_counter()
     checks = select(public_only, names)
@@ -75,7 +76,8 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
     report = GradeReport(str(notebook), [], checks, [], "cpu" if device in (None, "auto") else device, recipe=recipe)
     try:
         _grade(report, notebook, data=data, recipe=recipe, device=device or "auto", thresholds=thresholds,
-               timeouts=timeouts, runner=runner, parallel=parallel, namespace=namespace)
+               timeouts=timeouts, runner=runner, parallel=parallel, namespace=namespace,
+               secret_material=secret_material)
     except Exception as err:  # noqa: BLE001 - the grader's own failure: every check still gets a verdict
         if type(err).__name__ == "DataError":  # the grader's data, not the submission: nothing can be graded
             raise
@@ -94,7 +96,7 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
 
 
 def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, thresholds, timeouts, runner,
-           parallel: int, namespace) -> None:
+           parallel: int, namespace, secret_material: bytes | None) -> None:
     from autograder.plan import grading_secret, make_plan
 
     if namespace is not None:
@@ -118,7 +120,8 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             definitions = Definitions(names=set(namespace)) if namespace is not None else read_definitions(notebook)
             # The secret follows the code the student wrote, not the file's bytes: the same code gets the same plan
             # (and score) from the CLI and from nbgrader's sanitized copy, and when a notebook is only re-saved.
-            material = b"kernel" if namespace is not None else definitions.source.encode("utf-8", "surrogatepass")
+            material = secret_material or (b"kernel" if namespace is not None
+                                           else definitions.source.encode("utf-8", "surrogatepass"))
             plan = make_plan(recipe, data, grading_secret(material, recipe))
         except BaseException as err:  # never leave a worker waiting for its job
             job_ready.set_exception(err)

@@ -24,8 +24,9 @@ class Thresholds:
     below_prior: float = 0.05  # ... and at least this far below the prior's entropy (the plateau)
     reported_first: float = 0.05  # |reported loss - recomputed loss| at the first epoch and at each checkpoint
     reported_last: float = 0.05  # |reported last loss - recomputed final loss|
-    separable: float = 0.95  # balanced accuracy of the trained embeddings (every correct run reached 1.00)
-    separable_gain: float = 0.15  # ... and its gain over the untrained ones
+    separable: float = 0.90  # balanced accuracy of the trained embeddings (correct runs: 0.94 at worst, in 440)
+    separable_gain: float = 0.15  # ... and its gain over the untrained ones: this, or half the headroom above them
+    # when the untrained ones already separate well (0.94 in one of 440 correct runs), but never less than 0.01
     end_to_end: float = 0.68  # the student's own model, best of Recipe.restarts seeds
 
 
@@ -463,7 +464,8 @@ def loss_decreases(v, outcome, ctx: Context) -> None:
 def separability(v, outcome, ctx: Context) -> None:
     t = ctx.thresholds
     v.expected = (f"the trained 2-D document embeddings (the grader's model, your train) separable with a 5-fold "
-                  f"balanced accuracy >= {t.separable}, at least {t.separable_gain} above the untrained ones")
+                  f"balanced accuracy >= {t.separable}, at least {t.separable_gain} above the untrained ones (or "
+                  "half the way from them to 1.0, when they already separate well)")
     if _probe_failed(v, outcome, v.expected, ctx):
         return
     if outcome.data["error"]:
@@ -478,7 +480,8 @@ def separability(v, outcome, ctx: Context) -> None:
     before = document_summaries(initial, ctx.tokens, "grader")
     after = document_summaries(final, ctx.tokens, "grader")
     score_before, score_after = separability_score(before, labels), separability_score(after, labels)
-    margin = min(score_after - t.separable, score_after - score_before - t.separable_gain)
+    needed_gain = max(0.01, min(t.separable_gain, 0.5 * (1 - score_before)))
+    margin = min(score_after - t.separable, score_after - score_before - needed_gain)
     v.details.update(before=before, after=after, labels=labels, score_before=score_before, score_after=score_after,
                      margin=margin)
     v.observed = f"balanced accuracy {score_before:.2f} before training, {score_after:.2f} after"

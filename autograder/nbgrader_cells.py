@@ -38,6 +38,18 @@ def _quiet():
         yield buffer
 
 
+def _saved_code() -> bytes | None:
+    """The code of the notebook this kernel runs, as grading extracts it, when Jupyter names the notebook
+    (JPY_SESSION_NAME): a Check cell then draws the same secret plan as grading the saved file does."""
+    from autograder.notebook import read_definitions
+
+    path = os.environ.get("JPY_SESSION_NAME", "")
+    if not path.endswith(".ipynb") or not os.path.isfile(path):
+        return None
+    definitions = read_definitions(path)
+    return definitions.source.encode("utf-8", "surrogatepass") if definitions.blocks else None
+
+
 def verdict_text(verdict, report) -> str:
     """What a test cell shows for a verdict: the check, its status and points, the message, the notebook's
     problems (the same text in the kernel and in nbgrader's feedback)."""
@@ -68,7 +80,8 @@ def check(name: str, namespace: dict | None = None) -> float | None:
         namespace = sys._getframe(1).f_globals
     with _quiet() as noise:
         try:
-            report = grade("this notebook's kernel", names=[name], namespace=namespace)
+            report = grade("this notebook's kernel", names=[name], namespace=namespace,
+                           secret_material=_saved_code())
         except Exception as err:  # noqa: BLE001 - reported as the grader's failure, never the student's
             raise GraderError(f"the grader failed ({type(err).__name__}: {err}); tell your instructor") from None
     verdict = next(v for v in report.verdicts if v.check == name)

@@ -1,4 +1,5 @@
-"""Runs probes in worker processes with a time limit, and reads back what they wrote as plain data.
+"""Runs probes in worker processes with a time limit, and reads back what they sent (frames on a pipe) as plain data;
+autograder.border validates it before any judge reads it.
 
 A worker that hangs is killed with its whole process group; the probes it finished keep their results and the
 others are recorded as timed out. Nothing here raises because of the student's code.
@@ -44,7 +45,6 @@ class WorkerRun:
     returncode: int | None = None
     output_tail: str = ""
     seconds: float = 0.0
-    device: str | None = None  # the device the worker ran on ("auto" resolved)
     isolation: str = "none"  # the sandbox level the student's code ran at (sandbox.LEVELS, or "none")
     load: dict | None = None  # the worker's load report, unvalidated (grade() validates it)
 
@@ -256,5 +256,10 @@ def _run_here(namespace: dict, failures: list[dict], probes: list[str], plan, re
     def emit(name, result, error):
         run.outcomes[name] = ProbeOutcome(name, data=result, error=error)
 
-    run_probes(namespace, probes, plan.to_worker(probes), recipe, device, emit)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the worker: the same float rounding, so the same verdicts
+    try:
+        run_probes(namespace, probes, plan.to_worker(probes), recipe, device, emit)
+    finally:
+        torch.set_num_threads(threads)
     return run

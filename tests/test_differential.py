@@ -25,10 +25,12 @@ SUBJECTS = [corpus.Submission("reference", {})] + list(corpus.VARIANTS) + list(c
 VERDICT = re.compile(r"^(?P<title>.+): (?P<status>passed|failed|grader error) \((?P<score>[\d.]+) of", re.M)
 
 
-def _kernel_verdicts(path, tmp_path) -> dict[str, bool]:
-    """Runs the notebook top to bottom in a fresh kernel (experiments shortened); reads each public Check cell."""
+def _kernel_verdicts(path, tmp_path, monkeypatch) -> dict[str, bool]:
+    """Runs the notebook top to bottom in a fresh kernel (experiments shortened); reads each public Check cell. The
+    kernel is told which notebook it runs, as Jupyter tells it (JPY_SESSION_NAME)."""
     from nbclient import NotebookClient
 
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "exp1":
@@ -47,8 +49,8 @@ def _kernel_verdicts(path, tmp_path) -> dict[str, bool]:
 
 
 @pytest.mark.parametrize("submission", SUBJECTS, ids=lambda s: s.name)
-def test_public_checks_in_the_kernel_equal_the_engines_on_the_file(submission, tmp_path):
+def test_public_checks_in_the_kernel_equal_the_engines_on_the_file(submission, tmp_path, monkeypatch):
     path = corpus.build(submission, tmp_path) if submission.edits else REFERENCE_NOTEBOOK
-    in_kernel = _kernel_verdicts(path, tmp_path)
+    in_kernel = _kernel_verdicts(path, tmp_path, monkeypatch)
     on_file = {v.check: v.passed for v in grade(path, public_only=True).verdicts}
     assert in_kernel == on_file
