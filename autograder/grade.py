@@ -142,7 +142,9 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             load = border.load_report(run.load) if run.load is not None else None
         except border.BorderError as err:
             load = None
-            report.problems.append(f"the worker's load report was not valid ({err})")
+            problem = f"the worker's load report was not valid ({err})"
+            if problem not in report.problems:
+                report.problems.append(problem)
         if load:
             report.device = context.device = load["device"]
             context.load_failures.extend(f for f in load["failures"] if f not in context.load_failures)

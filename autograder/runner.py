@@ -85,8 +85,9 @@ def read_frames(data: bytes, names) -> tuple[dict[str, tuple[str, bytes]], list[
         try:
             header = json.loads(data[position:end])
             name, kind, size = header["name"], header["kind"], header["size"]
-            if name not in names or kind not in ("load", "error", "result") or type(size) is not int or \
-                    not 0 <= size <= MAX_FRAME_BYTES:
+            if name not in names:
+                raise ValueError(f"a frame for {str(name)[:40]!r}, which this worker was not asked for")
+            if kind not in ("load", "error", "result") or type(size) is not int or not 0 <= size <= MAX_FRAME_BYTES:
                 raise ValueError(f"frame {str(name)[:40]!r} ({str(kind)[:20]}, {str(size)[:20]} bytes)")
         except (ValueError, KeyError, TypeError) as err:
             problems.append(f"a malformed results frame: {str(err)[:120]}")
