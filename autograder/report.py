@@ -35,6 +35,8 @@ def table(report: GradeReport) -> str:
     lines.append(f"{'total':<{width}}  {report.score:>3g} / {report.max_score:<2g}")
     for problem in report.problems:
         lines.append(f"\nnotebook: {_t(problem)}")
+    for skipped in report.skipped:
+        lines.append(f"\nnot run in grading (costs nothing by itself): {_t(skipped)}")
     for v in report.verdicts:
         if not v.passed:
             lines.append(f"\n{v.check}:\n  " + _t(v.message).replace("\n", "\n  "))
@@ -49,7 +51,9 @@ def results_json(report: GradeReport) -> dict:
         "score": report.score,
         "execution_time": round(report.seconds, 2),
         "extra_data": {"isolation": report.isolation, "device": _t(report.device)},
-        "output": "\n".join(f"notebook: {_t(p)}" for p in report.problems) or "All checks ran.",
+        "output": "\n".join([f"notebook: {_t(p)}" for p in report.problems] +
+                            [f"not run in grading (costs nothing by itself): {_t(s)}" for s in report.skipped])
+        or "All checks ran.",
         "tests": [
             {"name": v.check, "score": v.score, "max_score": v.max_score, "status": "passed" if v.passed else "failed",
              "visibility": check.visibility, "output": _t(v.message), "output_format": "text"}
@@ -116,6 +120,7 @@ img { max-width: 100%; }
 <p><strong>Score: {{ '%g' % report.score }} / {{ '%g' % report.max_score }}</strong>
 (device placement checked on {{ clean(report.device) }}, training on cpu, sandbox: {{ report.isolation }}, {{ '%.1f' % report.seconds }} s)</p>
 {% for problem in report.problems %}<p class="fail">Notebook: {{ clean(problem) }}</p>{% endfor %}
+{% for skipped in report.skipped %}<p>Not run in grading (costs nothing by itself): {{ clean(skipped) }}</p>{% endfor %}
 <table><tr><th>check</th><th>what it checks</th><th>points</th></tr>
 {% for check, v in rows %}<tr><td class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}</td><td title="{{ check.hint }}">{{ check.title }}</td>
 <td>{{ '%g' % v.score }} / {{ '%g' % v.max_score }}</td></tr>{% endfor %}

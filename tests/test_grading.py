@@ -152,3 +152,7 @@ def test_a_module_level_name_grading_could_not_define_is_explained(tmp_path):
     assert "NameError" in observed and "`criterion` is assigned in code cell 8, line 1, which did not run in grading" \
         in observed and "headlines" in observed, observed
     assert any("criterion" not in s and "headlines" in s for s in report.skipped)
+    from autograder.report import results_json, table
+
+    assert "not run in grading (costs nothing by itself): code cell 8, line 1" in table(report)
+    assert "not run in grading" in results_json(report)["output"]
