@@ -107,7 +107,7 @@ def tensor(value, where: str, *, shape: tuple | None = None, floating: bool = Tr
         _fail(where, "a tensor whose storage does not hold exactly its elements")
     if shape is not None and tuple(value.shape) != tuple(shape):
         _fail(where, f"shape {tuple(value.shape)}, expected {tuple(shape)}")
-    return torch.Tensor(value) if type(value) is not torch.Tensor else value  # tensor subclasses become plain
+    return value.as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value  # subclasses become plain
 
 
 def error(value, where: str) -> dict | None:

@@ -156,8 +156,7 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
                     outcome = ProbeOutcome(name, error={"type": "BadResult", "message": str(err)[:300], "where": []})
             else:
                 try:
-                    outcome = ProbeOutcome(name, error=border.error(outcome.error, name) if outcome.error.get("type")
-                                           not in ("Timeout",) else outcome.error)
+                    outcome = ProbeOutcome(name, error=border.error(outcome.error, name))
                 except border.BorderError as err:
                     outcome = ProbeOutcome(name, error={"type": "BadResult", "message": str(err)[:300], "where": []})
             outcomes[name] = outcome

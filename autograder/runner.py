@@ -208,7 +208,7 @@ def _outcome(frame, name: str, run: WorkerRun, timeout: float, problems: list[st
     elif problems:
         outcome.error = {"type": "BadResult", "message": "; ".join(problems)[:300], "where": []}
     elif run.timed_out:
-        outcome.error = {"type": "Timeout", "where": [], "seconds": timeout,
+        outcome.error = {"type": "Timeout", "where": [],
                          "message": f"did not finish within {timeout:.0f} s"}
     else:
         outcome.error = {"type": "WorkerDied", "where": [],
