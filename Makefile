@@ -4,7 +4,7 @@ VENV := .venv-tox
 TOX := $(VENV)/bin/tox
 PYTHON ?= python3
 
-.PHONY: demo test test-all bench sandbox postgres
+.PHONY: demo test test-all bench dist sandbox postgres
 demo: $(TOX) sandbox
 	$(TOX) -e demo
 
@@ -18,6 +18,11 @@ test-all: $(TOX) sandbox postgres
 
 bench: $(TOX) sandbox
 	$(TOX) -e bench
+
+# The two packages, as wheels in dist/: the grader package (rnn-embeddings-kit) and the student package
+# (rnn-embeddings-student). See docs/instructors.md, "Publishing the packages".
+dist: $(TOX)
+	$(TOX) -e dist
 
 # The grader's sandbox uses bubblewrap; as root on Debian/Ubuntu it is installed here. Without it the kit falls back
 # to a weaker isolation level by itself (and says so in every result), and the attacks it cannot stop are skipped.

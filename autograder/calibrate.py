@@ -78,7 +78,7 @@ def _fmt(values: list[float]) -> str:
 
 def summarize(records: list[dict], seeds: int) -> str:
     from autograder.checks import REGISTRY
-    from autograder.judges import Thresholds
+    from autograder.hidden.judges import Thresholds
 
     thresholds = Thresholds()
     lines = [f"Grader seeds 0..{seeds - 1}; correct = the reference and every variant; mutants = those that target "
@@ -134,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "calibration"), help="folder for results.json and summary.md")
     parser.add_argument("--from-results", metavar="JSON", help="summarize an earlier run's results.json again")
     args = parser.parse_args(argv)
+    if not args.from_results and not (REPO / "tests" / "submissions.py").is_file():
+        print(f"autograder calibrate: the corpus (tests/submissions.py: the reference's variants and mutants) lives in "
+              f"the kit's source tree, and {REPO} is not one. Run it in a checkout of the kit "
+              f"(pip install -e . there).", file=sys.stderr)
+        return 2
     if args.from_results:
         records = json.loads(Path(args.from_results).read_text())
         args.seeds = 1 + max(r["seed"] for r in records)

@@ -3,89 +3,45 @@ The CLI, the pytest graders and the nbgrader hidden cells all grade through this
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib.util
 
-PUBLIC, HIDDEN = "visible", "hidden"  # Gradescope's words
+from autograder.check_types import CONFIRMED_BY, HIDDEN, PUBLIC, Check, Verdict
 
+__all__ = ["CONFIRMED_BY", "HIDDEN", "PUBLIC", "Check", "Verdict", "PUBLIC_CHECKS", "ORDER", "HIDDEN_CHECKS",
+           "HIDDEN_INSTALLED", "REGISTRY", "BY_NAME", "TOTAL_POINTS", "judge_function", "select", "with_prerequisites"]
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    points: float
-    visibility: str  # PUBLIC: students run it with `autograder check`; HIDDEN: only at grading
-    needs: tuple[str, ...]  # names the notebook must define
-    probe: str  # the probe whose data the judge reads (probes.PROBES)
-    judge: str  # the name of its function in autograder.judges (imported only when judging)
-    hint: str  # one line shown with a failure
-    title: str
-    after: tuple[str, ...] = ()  # checks whose verdicts this judge reads: judged first, even when not asked for
-
-
-@dataclass
-class Verdict:
-    """A check's outcome. Its message has three parts: what was expected, what was observed, what to change."""
-
-    check: str
-    max_score: float
-    passed: bool = False
-    expected: str = ""
-    observed: str = ""
-    fix: str = ""
-    details: dict = field(default_factory=dict)  # numbers and arrays for the report's figures
-    internal_error: bool = False  # the grader, not the submission, failed
-
-    @property
-    def score(self) -> float:
-        return self.max_score if self.passed else 0.0
-
-    @property
-    def message(self) -> str:
-        parts = [f"Expected: {self.expected}", f"Observed: {self.observed}"]
-        if not self.passed and self.fix:
-            parts.append(f"To fix: {self.fix}")
-        return "\n".join(parts)
-
-
-# The loop checks are decided by what a spy saw inside the student's process; they count only when the grader's own
-# recomputation of the training run shows real training (docs/trust-boundary.md), so those checks are judged first.
-CONFIRMED_BY = ("loss_decreases", "separability")
-
-REGISTRY: tuple[Check, ...] = (
+# The public checks: what students run (`autograder check`, the release's Check cells). The hidden checks are in
+# autograder/hidden/, which only the grader package holds (the student package ships without it).
+PUBLIC_CHECKS: tuple[Check, ...] = (
     Check("shapes", 1, PUBLIC, ("ClassifierWithRNN",), "rnn_model", "shapes",
           "summarize() returns (batch, hidden_dim); forward() returns (batch, 1)",
           "ClassifierWithRNN: summarize and forward return the right shapes"),
-    Check("summarize_is_last_state", 2, HIDDEN, ("ClassifierWithRNN",), "rnn_model", "summarize_is_last_state",
-          "the summary is the RNN's hidden state after the last step",
-          "ClassifierWithRNN.summarize is the RNN's last hidden state"),
-    Check("mean_summary", 1, HIDDEN, ("ClassifierWithMean",), "mean_model", "mean_summary",
-          "the summary is the RNN's states averaged over time",
-          "ClassifierWithMean.summarize is the mean over time"),
     Check("train_returns_losses", 1, PUBLIC, ("train",), "loop", "train_returns_losses",
           "train() returns one float loss per epoch",
           "train returns one finite loss per epoch", after=CONFIRMED_BY),
     Check("device_placement", 1, PUBLIC, ("train",), "loop", "device_placement",
           "train() sends the model and the data to `device`",
           "train puts the model and the data on the requested device", after=CONFIRMED_BY),
-    Check("optimizer_protocol", 1, HIDDEN, ("train",), "loop", "optimizer_protocol",
-          "each step: zero_grad(), backward(), step()",
-          "train steps the optimizer and clears gradients every step", after=CONFIRMED_BY),
-    Check("loss_decreases", 2, HIDDEN, ("train",), "training", "loss_decreases",
-          "training lowers the loss, recomputed by the grader from your weights",
-          "train really lowers the loss"),
-    Check("separability", 2, HIDDEN, ("train",), "training", "separability",
-          "after training, the 2-D document embeddings separate real from fake",
-          "after train, the embeddings are linearly separable"),
-    Check("end_to_end", 1, HIDDEN, ("ClassifierWithRNN", "train"), "end_to_end", "end_to_end",
-          "your model, trained by your loop, separates the classes",
-          "your ClassifierWithRNN trained by your train separates the classes", after=("summarize_is_last_state",)),
 )
+# Every check's name, in the order of the notebook's test cells and of every report.
+ORDER = ("shapes", "summarize_is_last_state", "mean_summary", "train_returns_losses", "device_placement",
+         "optimizer_protocol", "loss_decreases", "separability", "end_to_end")
+
+if importlib.util.find_spec("autograder.hidden") is not None:
+    from autograder.hidden import HIDDEN_CHECKS
+else:  # the student package
+    HIDDEN_CHECKS = ()
+HIDDEN_INSTALLED = bool(HIDDEN_CHECKS)
+REGISTRY: tuple[Check, ...] = tuple(sorted(PUBLIC_CHECKS + HIDDEN_CHECKS, key=lambda c: ORDER.index(c.name)))
 
 BY_NAME = {check.name: check for check in REGISTRY}
 
 
 def judge_function(check: Check):
-    from autograder import judges
-
+    if check.visibility == PUBLIC:
+        from autograder import judges
+    else:
+        from autograder.hidden import judges
     return getattr(judges, check.judge)
 
 
@@ -109,7 +65,7 @@ def with_prerequisites(checks: list[Check]) -> list[Check]:
     todo = [c.name for c in checks]
     while todo:
         name = todo.pop()
-        if name not in wanted:
+        if name in BY_NAME and name not in wanted:  # the student package has no hidden check to read
             wanted.add(name)
             todo.extend(BY_NAME[name].after)
     ordered: list[Check] = []
@@ -118,7 +74,8 @@ def with_prerequisites(checks: list[Check]) -> list[Check]:
         if check in ordered:
             return
         for name in check.after:
-            place(BY_NAME[name])
+            if name in BY_NAME:
+                place(BY_NAME[name])
         ordered.append(check)
 
     for check in REGISTRY:

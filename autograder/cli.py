@@ -10,7 +10,10 @@
     autograder batch SUBMISSIONS --out DIR                a whole class on Dask (local cluster or --scheduler);
                                                           grades.csv, each student's reports; resumable
     autograder calibrate [--seeds 50]                     the corpus over many seeds: each check's error rates
+    autograder build [--out dist]                         the grader and the student packages, as wheels (from the
+                                                          kit's source tree)
 
+The student package (rnn-embeddings-student) has `check` only: the hidden checks are not in it.
 Exit status of grade and check: 0 all checks passed, 1 some did not, 2 the grader itself could not run.
 """
 
@@ -19,8 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from autograder import course
 
 
 def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
@@ -58,12 +59,16 @@ def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
+    from autograder import course
+
     out = course.generate_release(Path(args.out))
     print(f"wrote the student release to {out}")
     return 0
 
 
 def _cmd_course(args: argparse.Namespace) -> int:
+    from autograder import course
+
     root = course.make_course(Path(args.dir))
     print(f"wrote an nbgrader course in {root}; next: cd {root} && nbgrader generate_assignment {course.ASSIGNMENT}")
     return 0
@@ -105,10 +110,45 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 1 if counts[batch.STATUS_ERROR] else 0
 
 
+def _cmd_build(args: argparse.Namespace) -> int:
+    from autograder.build import build
+
+    try:
+        built = build(Path(args.out))
+    except (FileNotFoundError, RuntimeError) as err:
+        print(f"autograder: {err}", file=sys.stderr)
+        return 2
+    for kind, path in built.items():
+        print(f"{kind} package: {path}")
+    return 0
+
+
+def _student_grade(args: argparse.Namespace) -> int:
+    print("autograder: this is the student package (rnn-embeddings-student): it holds the public checks only. Run "
+          "`autograder check NOTEBOOK`; the hidden checks run when your instructor grades your notebook.",
+          file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    from autograder.checks import HIDDEN_INSTALLED
+
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    if not HIDDEN_INSTALLED:  # the student package
+        cmd = sub.add_parser("check", help="run the public checks (fast)")
+        cmd.add_argument("notebook", help="your notebook: a .ipynb file")
+        cmd.add_argument("--out", help="also write results.json, junit.xml and feedback.html here")
+        cmd.set_defaults(func=lambda a: _cmd_grade(a, True), data=None, tokenizer=None, only=None, seed=0,
+                         device=None)
+        grade = sub.add_parser("grade", help="(grader package only)")
+        grade.add_argument("rest", nargs=argparse.REMAINDER)
+        grade.set_defaults(func=_student_grade)
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        return args.func(args)
+    from autograder import course
+
     for name, helptext, default_out in (("grade", "run every check and write the reports", "grading-output"),
                                         ("check", "run the public checks only (fast)", None)):
         cmd = sub.add_parser(name, help=helptext)
@@ -146,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--db", help="the gradebook's URL (default: sqlite:///COURSE/gradebook.db)")
     report.add_argument("--out", help="also write the rows to this CSV file")
     report.set_defaults(func=_cmd_nbgrader_report)
+    build = sub.add_parser("build", help="build the grader and the student packages (wheels) from the source tree")
+    build.add_argument("--out", default="dist", help="folder for the two wheels (default: dist)")
+    build.set_defaults(func=_cmd_build)
     sub.add_parser("calibrate", help="grade the corpus over many seeds; print each check's rates (see --help)",
                    add_help=False)
     if argv is None:

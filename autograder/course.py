@@ -9,12 +9,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import kernel_sandbox
+from autograder import kernel_sandbox, resources
 
-REPO = Path(__file__).resolve().parent.parent
-REFERENCE = REPO / "reference"
-FIXTURE = REPO / "data_fixtures"
-ASSIGNMENT_DIR = REPO / "assignment"
+# `autograder release` writes the checkout's assignment/ (drift-tested); an installed kit writes ./assignment.
+ASSIGNMENT_DIR = resources.CHECKOUT / "assignment" if (resources.CHECKOUT / "reference").is_dir() else \
+    Path("assignment")
 ASSIGNMENT = "rnn_embeddings"  # the nbgrader assignment name, and the notebook's stem
 COURSE_ID = "rnn-embeddings"
 # What source/<assignment>/ holds besides the data; nbgrader copies all of it into the release.
@@ -100,10 +99,10 @@ def make_course(root: Path) -> Path:
     kernel_sandbox.kernelspec(root)
     for name in LESSON_FILES:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REFERENCE / name, source / name)
+        shutil.copy2(resources.lesson_file(name), source / name)
     (source / "data").mkdir(exist_ok=True)
     for name in FIXTURE_FILES:
-        shutil.copy2(FIXTURE / name, source / "data" / name)
+        shutil.copy2(resources.fixture_dir() / name, source / "data" / name)
     return root
 
 

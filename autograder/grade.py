@@ -128,9 +128,14 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             raise
         job_ready.set_result((definitions, plan))
         report.problems.extend(definitions.problems)
-        from autograder.judges import Context, Thresholds
+        from autograder.checks import HIDDEN_INSTALLED
+        from autograder.judges import Context
 
-        context = Context(recipe, plan, report.device, thresholds or Thresholds())
+        if thresholds is None and HIDDEN_INSTALLED:
+            from autograder.hidden.judges import Thresholds
+
+            thresholds = Thresholds()
+        context = Context(recipe, plan, report.device, thresholds)
         runs = list(running)
     from autograder import border
     from autograder.sandbox import weakest

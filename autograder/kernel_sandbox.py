@@ -23,7 +23,10 @@ import tempfile
 from pathlib import Path
 
 KERNEL_NAME = "rnn-sandboxed"
-KERNEL_MODULES = ("__init__.py", "nbgrader_cells.py", "checks.py")  # what a test cell imports, nothing more
+# What a test cell imports (nbgrader_cells, checks), and what the lesson's helper module reads the data with (data,
+# resources and the fixture): nothing more.
+KERNEL_MODULES = ("__init__.py", "nbgrader_cells.py", "checks.py", "check_types.py", "data.py", "resources.py")
+FIXTURE_FILES = ("FakeNewsNet.csv", "fakenews_tokenizer.model")
 
 
 def kernelspec(folder: Path) -> Path:
@@ -42,8 +45,13 @@ def _stage(folder: Path) -> Path:
 
     package = folder / "autograder"
     package.mkdir(parents=True)
+    from autograder.resources import fixture_dir
+
     for name in KERNEL_MODULES:
         shutil.copy2(sandbox.KIT / name, package / name)
+    (package / "fixture").mkdir()
+    for name in FIXTURE_FILES:
+        shutil.copy2(fixture_dir() / name, package / "fixture" / name)
     for path in [folder, package, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return folder

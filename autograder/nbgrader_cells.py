@@ -67,13 +67,15 @@ def verdict_text(verdict, report) -> str:
 def check(name: str, namespace: dict | None = None) -> float | None:
     """Grades check `name` on this kernel's objects; prints its verdict; returns its points. Under nbgrader's
     autograde it grades nothing (see the module's docstring)."""
-    from autograder.checks import BY_NAME
-
-    if name not in BY_NAME:
-        raise GraderError(f"no check named {name!r}; known: {sorted(BY_NAME)}")
-    if _autograding():
+    if _autograding():  # before the name is looked up: the sandboxed kernel holds the public checks only
         print(f"`{name}` is graded by the grading engine outside this kernel; its verdict replaces this output.")
         return None
+    from autograder.checks import BY_NAME, HIDDEN_INSTALLED
+
+    if name not in BY_NAME:
+        if not HIDDEN_INSTALLED:
+            raise GraderError(f"`{name}` is a hidden check: it runs when your notebook is graded, not here")
+        raise GraderError(f"no check named {name!r}; known: {sorted(BY_NAME)}")
     from autograder.grade import grade
 
     if namespace is None:  # the globals of the cell that called us: the notebook's own

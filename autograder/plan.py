@@ -150,13 +150,13 @@ class GradingPlan:
 
 def load_grading_data(paths: DataPaths) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """Token ids (N, 30), labels (N,) as floats, vocabulary size and pad id, as the lesson encodes them."""
-    import fakenews_lesson as lesson
+    from autograder import data
 
-    frame, _ = lesson.read_fakenews_csv(paths.csv)
-    sp = lesson.load_tokenizer(paths.tokenizer)
-    tokens = lesson.encode_titles(sp, frame["title"])
+    frame, _ = data.read_fakenews_csv(paths.csv)
+    sp = data.load_tokenizer(paths.tokenizer)
+    tokens = data.encode_titles(sp, frame["title"])
     y = torch.tensor(frame["real"].to_numpy(), dtype=torch.float32)
-    return tokens, y, sp.get_piece_size(), lesson.pad_id(sp)
+    return tokens, y, sp.get_piece_size(), data.pad_id(sp)
 
 
 def make_plan(recipe: Recipe, data: DataPaths, secret: int, loaded=None) -> GradingPlan:

@@ -6,6 +6,7 @@ A probe raises StudentError when the student's code fails; the worker records it
 
 from __future__ import annotations
 
+import importlib.util
 import numbers
 
 import torch
@@ -124,64 +125,6 @@ def probe_loop(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
     return {"runs": runs}
 
 
-def probe_training(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
-    """The shared training run: the student's train() on the grader's model (the grader's secret initial weights),
-    on the grader's data. The weights are kept after every optimizer step, and sent back at the start of each
-    checkpoint epoch, so that the judge can compare the returned losses with the real ones along the way."""
-    from torch.optim.optimizer import register_optimizer_step_post_hook
-
-    train = _train(ns)
-    model = _grader_model(job, recipe, job["grader_init"])
-    snapshots: list[dict] = []
-    handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: snapshots.append(_state(model)))
-    result: dict = {"error": None, "epochs": recipe.epochs}
-    try:
-        losses = train(model, job["tokens"].clone(), job["y"].clone(), epochs=recipe.epochs, lr=recipe.lr,
-                       device=device)
-        result["losses"] = _losses(losses)
-    except Exception as err:
-        result["error"] = describe(err)
-    finally:
-        handle.remove()
-    result["final_state"] = _state(model)
-    result["steps"] = len(snapshots)
-    per_epoch, remainder = divmod(len(snapshots), recipe.epochs)
-    result["checkpoints"] = {str(e): snapshots[e * per_epoch - 1] for e in recipe.checkpoints
-                             if per_epoch and not remainder and e < recipe.epochs}
-    return result
-
-
-def probe_end_to_end(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
-    """The student's own ClassifierWithRNN, from the grader's initial weights, trained by the student's train(),
-    up to `restarts` times: a new start only while the last run's embeddings, scored here, stayed below
-    `restart_below`. The judge recomputes every score from the weights; a wrong count here can only cost chances."""
-    from autograder.metrics import separability_score
-
-    train = _train(ns)
-    cls = _model_class(ns, "ClassifierWithRNN")
-    tokens, y = job["tokens"], job["y"]
-    runs = []
-    for seed, weights in zip(job["student_seeds"], job["student_inits"]):
-        run: dict = {"error": None, "seed": int(seed)}
-        score = 0.0
-        try:
-            torch.manual_seed(seed)
-            model = cls(job["vocab_size"], recipe.hidden_dim, recipe.embedding_dim, job["pad"])
-            _load_weights(model, weights)
-            run["losses"] = _losses(train(model, tokens.clone(), y.clone(), epochs=recipe.epochs, lr=recipe.lr,
-                                          device=device))
-            run["final_state"] = _state(model)
-            with torch.no_grad():
-                model.to("cpu")
-                score = separability_score(model.summarize(model.embedding(tokens)).numpy(), y.numpy())
-        except Exception as err:
-            run = {"error": describe(err), "seed": int(seed)}
-        runs.append(run)
-        if score >= recipe.restart_below:
-            break
-    return {"runs": runs}
-
-
 # The training runs are always on the CPU: seeded CPU runs are bit-identical, so a submission gets the same score on
 # a grader with a GPU as on one without (on a GPU, a loop that moves only the model would crash and lose every
 # training check, on the CPU only device_placement). Device placement is checked on the GPU when there is one.
@@ -209,12 +152,9 @@ def run_probes(namespace: dict, probes: list[str], job: dict, recipe: Recipe, de
             emit(name, result, None)
 
 
-PROBES = {
+PROBES = {  # the public checks' probes; the hidden checks' are in hidden/probes.py (grader package only)
     "rnn_model": lambda ns, job, recipe, device: probe_model(ns, "ClassifierWithRNN", job, recipe),
-    "mean_model": lambda ns, job, recipe, device: probe_model(ns, "ClassifierWithMean", job, recipe),
     "loop": probe_loop,
-    "training": probe_training,
-    "end_to_end": probe_end_to_end,
 }
 
 
@@ -232,3 +172,9 @@ def describe(err: BaseException) -> dict:
     if isinstance(err, NameError) and getattr(err, "name", None):
         described["missing_names"] = [str(err.name)]
     return described
+
+
+if importlib.util.find_spec("autograder.hidden") is not None:  # not in the student package
+    from autograder.hidden.probes import HIDDEN_PROBES
+
+    PROBES.update(HIDDEN_PROBES)

@@ -6,7 +6,6 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-FIXTURE = Path(__file__).resolve().parent.parent / "data_fixtures"
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,9 @@ class DataPaths:
 
 def fixture_paths() -> DataPaths:
     """The offline fixture (or $FAKENEWS_FIXTURE_DIR), found without importing the lesson's heavy modules."""
-    folder = Path(os.environ.get("FAKENEWS_FIXTURE_DIR") or FIXTURE)
+    from autograder.resources import fixture_dir
+
+    folder = Path(os.environ.get("FAKENEWS_FIXTURE_DIR") or fixture_dir())
     return DataPaths(str(folder / "FakeNewsNet.csv"), str(folder / "fakenews_tokenizer.model"))
 
 
@@ -48,10 +49,10 @@ def default_data_paths(data: str | None = None, tokenizer: str | None = None) ->
     """The grader's data: the fixture unless told otherwise (a CSV, a folder, or 'kaggle')."""
     if data is None and tokenizer is None:
         return fixture_paths()
-    import fakenews_lesson as lesson
+    from autograder import data as lesson_data
 
-    csv = lesson.resolve_data(data if data is not None else "fixture")
+    csv = lesson_data.resolve_data(data if data is not None else "fixture")
     if tokenizer is None:
-        beside = Path(csv).parent / lesson.TOKENIZER_NAME
-        tokenizer = beside if beside.is_file() else lesson.fixture_dir() / lesson.TOKENIZER_NAME
+        beside = Path(csv).parent / lesson_data.TOKENIZER_NAME
+        tokenizer = beside if beside.is_file() else lesson_data.fixture_dir() / lesson_data.TOKENIZER_NAME
     return DataPaths(str(csv), str(tokenizer))

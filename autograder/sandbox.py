@@ -36,7 +36,7 @@ SANDBOX_UID = 65534  # nobody: owns no file the grader needs
 # The worker's own modules: what the sandbox may see of the kit. Not the judges, the checks, the thresholds, the
 # reference or the tests.
 WORKER_MODULES = ("__init__.py", "worker.py", "probes.py", "grading_model.py", "spy.py", "notebook.py", "recipe.py",
-                  "metrics.py")
+                  "metrics.py", "data.py", "resources.py", "hidden/probes.py")  # data, resources: fakenews_lesson's
 WRITABLE_BYTES = 256 * 2**20  # each of /job and /tmp inside bwrap
 UID_RANGE = range(62000, 65000)  # the uid level's own uids, one leased per worker
 UID_LOCKS = Path(os.environ.get("AUTOGRADER_UID_LOCKS", "/run/lock/autograder-uids"))
@@ -212,11 +212,15 @@ def stage_kit(folder: Path) -> Path:
     part of the kit the sandbox sees, mounted read-only at /kit."""
     package = folder / "autograder"
     package.mkdir(parents=True)
-    for name in WORKER_MODULES:
-        shutil.copy2(KIT / name, package / name)
-    import fakenews_lesson
+    from autograder.resources import lesson_file
 
-    shutil.copy2(fakenews_lesson.__file__, folder / "fakenews_lesson.py")
+    for name in WORKER_MODULES:
+        if (KIT / name).is_file():  # the student package has no hidden/
+            (package / name).parent.mkdir(exist_ok=True)
+            shutil.copy2(KIT / name, package / name)
+    if (package / "hidden").is_dir():
+        (package / "hidden" / "__init__.py").write_text("")  # the probes only: not the hidden checks' registry
+    shutil.copy2(lesson_file("fakenews_lesson.py"), folder / "fakenews_lesson.py")
     for path in [folder, package, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return folder

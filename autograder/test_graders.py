@@ -1,4 +1,4 @@
-"""The hidden graders as pytest tests, one per check (ids are the check names). See autograder/conftest.py."""
+"""The hidden graders as pytest tests, one per check (ids are the check names). See autograder/pytest_plugin.py."""
 
 from __future__ import annotations
 

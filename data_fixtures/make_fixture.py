@@ -11,13 +11,11 @@ import argparse
 import csv
 import random
 import re
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "reference"))  # the tokenizer trainer lives with the lesson
+from autograder.data import train_tokenizer
 
-from fakenews_lesson import train_tokenizer  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 # Fictional people and outlets: the headlines read like celebrity news without naming anyone real.
 PEOPLE = [

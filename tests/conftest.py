@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE_NOTEBOOK = REPO / "reference" / "rnn_embeddings.ipynb"
 RELEASE_NOTEBOOK = REPO / "assignment" / "rnn_embeddings.ipynb"  # the untouched student release
 FIXTURE = REPO / "data_fixtures"
+sys.path.insert(0, str(REPO / "reference"))  # `import fakenews_lesson`, as the notebook beside it does
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import fakenews_lesson as lesson
-from fakenews_lesson import DataError, load_fakenews, read_fakenews_csv, resolve_data
+from autograder import data as lesson
+from autograder.data import DataError, load_fakenews, read_fakenews_csv, resolve_data
 
 HEADER = "title,news_url,source_domain,tweet_num,real\n"
 
@@ -118,3 +118,27 @@ def test_unreachable_kaggle_names_the_override(tmp_path, monkeypatch):
     assert "Could not get the Kaggle dataset 'algord/fake-news'" in message
     assert "FAKENEWS_DATA" in message and "KAGGLEHUB_CACHE" in message
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_gzipped_csv_is_read_and_zip_is_named(tmp_path):
+    """A .csv.gz is read as the CSV it holds (also found in a folder); a zip archive gets one message to unzip it."""
+    import gzip
+    import zipfile
+
+    text = "title,news_url,source_domain,tweet_num,real\nfine,u,d,1,1\nalso fine,u,d,1,0\n"
+    (tmp_path / "FakeNewsNet.csv.gz").write_bytes(gzip.compress(text.encode()))
+    frame, report = read_fakenews_csv(resolve_data(tmp_path))
+    assert report.kept == 2 and list(frame["real"]) == [1, 0]
+    with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
+        archive.writestr("FakeNewsNet.csv", text)
+    with pytest.raises(DataError, match="is a zip archive. Unzip it"):
+        read_fakenews_csv(tmp_path / "archive.zip")
+
+
+def test_dropped_rows_name_their_line_when_titles_span_lines(tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text('title,news_url,source_domain,tweet_num,real\n"A title\nover\nthree lines",u,d,1,1\n\n'
+                    ',u,d,1,1\nok,u,d,1,7\nfine,u,d,1,0\n')
+    frame, report = read_fakenews_csv(path)
+    assert report.kept == 2
+    assert report.dropped == {"empty title": [6], "label not 0 or 1": [7]}

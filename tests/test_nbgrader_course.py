@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 import submissions as corpus
+from conftest import REFERENCE_NOTEBOOK
 from autograder import course
 from autograder.checks import REGISTRY
 from autograder.nbgrader_report import course_report
@@ -79,11 +80,11 @@ def graded_course(tmp_path_factory):
     root = course.make_course(tmp_path_factory.mktemp("course"))
     built = tmp_path_factory.mktemp("notebooks")
     by_name = {m.name: m for m in corpus.MUTANTS}
-    students = {"reference": course.REFERENCE / "rnn_embeddings.ipynb",
+    students = {"reference": REFERENCE_NOTEBOOK,
                 "release": course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb",
                 "stderr-writer": corpus.build(STDERR_WRITER, built),
                 "kernel-dies": corpus.build(KERNEL_DIES, built),
-                "mallory": _mallory(root, built), "zoe": course.REFERENCE / "rnn_embeddings.ipynb"}
+                "mallory": _mallory(root, built), "zoe": REFERENCE_NOTEBOOK}
     students |= {student: corpus.build(by_name[mutant], built) for student, mutant in MUTANTS.items()}
     for student, notebook in students.items():
         _submit(root, student, notebook)

@@ -7,7 +7,7 @@ import filecmp
 import nbformat
 import pytest
 
-import fakenews_lesson as lesson
+from autograder import lesson_cli
 from autograder import course
 from conftest import REFERENCE_NOTEBOOK
 
@@ -16,7 +16,7 @@ from conftest import REFERENCE_NOTEBOOK
 def test_reference_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     """Does `fakenews-lesson run` execute every cell on the fixture, write no stderr, and save the four figures?"""
     monkeypatch.setenv("MPLBACKEND", "agg")
-    assert lesson.main(["run", "--out", str(tmp_path)]) == 0
+    assert lesson_cli.main(["run", "--out", str(tmp_path)]) == 0
     nb = nbformat.read(tmp_path / REFERENCE_NOTEBOOK.name, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]

@@ -27,4 +27,13 @@ def test_release_fails_each_public_check_by_name():
 def test_without_a_submission_everything_is_skipped():
     done = run_pytest()
     assert done.returncode == 0 and "9 skipped" in done.stdout
-    assert "pytest autograder --submission NOTEBOOK" in done.stdout
+    assert "pytest --pyargs autograder.test_graders --submission NOTEBOOK" in done.stdout
+
+
+def test_from_another_folder_with_pyargs(tmp_path):
+    """The documented command for an installed kit: any folder, the module named, the plugin from the entry point."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "autograder.test_graders", "-p",
+                           "no:cacheprovider", "-rA", "--submission", str(REPO / "reference" / "rnn_embeddings.ipynb"),
+                           "--public-only"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^total +3 / 3$", done.stdout, re.M)

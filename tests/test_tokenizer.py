@@ -6,13 +6,14 @@ import pytest
 import sentencepiece as spm
 import torch
 
-import fakenews_lesson as lesson
+from autograder import data as lesson
+from autograder.lesson_cli import main as lesson_main
 
 
 def test_train_tokenizer_command(tmp_path, capsys):
     """Does `fakenews-lesson train-tokenizer` write a model whose size and <PAD> id are read from it?"""
     prefix = tmp_path / "tok" / "fakenews_tokenizer"
-    code = lesson.main(["train-tokenizer", "fixture", "--model-prefix", str(prefix), "--vocab-size", "200"])
+    code = lesson_main(["train-tokenizer", "fixture", "--model-prefix", str(prefix), "--vocab-size", "200"])
     assert code == 0
     sp = lesson.load_tokenizer(prefix.with_suffix(".model"))
     assert sp.get_piece_size() == 200
@@ -21,7 +22,7 @@ def test_train_tokenizer_command(tmp_path, capsys):
 
 
 def test_train_tokenizer_reports_bad_data(tmp_path, capsys):
-    assert lesson.main(["train-tokenizer", str(tmp_path / "nope.csv")]) == 2
+    assert lesson_main(["train-tokenizer", str(tmp_path / "nope.csv")]) == 2
     assert "error:" in capsys.readouterr().err
 
 

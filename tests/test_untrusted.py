@@ -16,11 +16,11 @@ import pytest
 import adversarial
 import malformed
 import submissions as corpus
-from autograder import course, sandbox
+from autograder import sandbox
 from autograder.checks import REGISTRY
 from autograder.grade import grade
 from autograder.report import write_all
-from conftest import REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK
+from conftest import FIXTURE, REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK, REPO
 
 LEVEL = sandbox.best().level
 
@@ -76,7 +76,7 @@ def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path, pretrained, 
     listener = Listener()
     out, marker = tmp_path / "out", tmp_path / "pwned"
     out.mkdir()
-    values = dict(reference=REFERENCE_NOTEBOOK, judges=Path(course.REPO / "autograder" / "judges.py"), out=out,
+    values = dict(reference=REFERENCE_NOTEBOOK, judges=Path(REPO / "autograder" / "hidden" / "judges.py"), out=out,
                   port=listener.port, marker=marker, **pretrained)
     cells = {k: adversarial.fill(v, **values) for k, v in attack.cells.items()}
     notebook = corpus.build(corpus.Submission(attack.name, cells), tmp_path, base=RELEASE_NOTEBOOK)
@@ -169,10 +169,10 @@ def test_sandbox_hides_the_kit_and_drops_privileges(tmp_path):
     script = ("import os, sys\n"
               "print(os.getuid(), os.getgid())\n"
               "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
-              f"print(os.path.exists({str(course.REPO / 'autograder' / 'judges.py')!r}),"
-              f" os.path.exists({str(REFERENCE_NOTEBOOK)!r}), os.path.exists('/kit/autograder/judges.py'),"
+              f"print(os.path.exists({str(REPO / 'autograder' / 'hidden' / 'judges.py')!r}),"
+              f" os.path.exists({str(REFERENCE_NOTEBOOK)!r}), os.path.exists('/kit/autograder/hidden/judges.py'),"
               " os.path.exists('/kit/autograder/recompute.py'), os.path.exists('/kit/autograder/plan.py'),"
-              f" os.path.exists({str(course.FIXTURE / 'FakeNewsNet.csv')!r}))\n"
+              f" os.path.exists({str(FIXTURE / 'FakeNewsNet.csv')!r}))\n"
               f"print(os.path.exists({str(outside)!r}))\n"
               "print(os.system('umount /tmp 2>/dev/null') != 0)\n"
               "s = os.statvfs('/job'); t = os.statvfs('/tmp')\n"

@@ -1,4 +1,7 @@
-"""pytest adapter for the grading engine:  pytest autograder --submission NOTEBOOK
+"""pytest adapter for the grading engine:  pytest --pyargs autograder.test_graders --submission NOTEBOOK
+
+(in a checkout of the kit, also `pytest autograder --submission NOTEBOOK`). The grader package registers this module
+as a pytest plugin (entry point `pytest11`), so the options below exist wherever the kit is installed.
 
 The notebook is graded once (the same engine as `autograder grade`); each check is one test whose id is the check's
 name, so `-k separability` selects one. Points are reported at the end of the run and as JUnit properties.
@@ -24,7 +27,7 @@ def graded(request):
 
     notebook = request.config.getoption("--submission")
     if not notebook:
-        pytest.skip("no submission: run as  pytest autograder --submission NOTEBOOK")
+        pytest.skip("no submission: run as  pytest --pyargs autograder.test_graders --submission NOTEBOOK")
     report = grade(notebook, public_only=request.config.getoption("--public-only"),
                    data=default_data_paths(request.config.getoption("--grading-data")))
     request.config._autograder_report = report

@@ -1,0 +1,229 @@
+"""The kit as its users install it: `autograder build` makes the two wheels; each is installed into a fresh venv
+outside the repository (torch 2.13.0 first, then the wheel with the pinned constraints), and every documented command
+runs from a temporary folder. CI only (`make test-all`): three fresh venvs take a few minutes.
+
+The student wheel is also opened and searched for the hidden checks' text (a fast test, in the default run).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK, REPO
+
+CONSTRAINTS = REPO / "requirements" / "constraints.txt"
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory) -> dict[str, Path]:
+    from autograder.build import build
+
+    return build(tmp_path_factory.mktemp("dist"))
+
+
+def _venv(folder: Path, wheel: Path | None) -> Path:
+    """A fresh venv with torch 2.13.0 and, when given, the wheel (pinned constraints); returns its bin/."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=300)
+    pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "torch==2.13.0"], check=True, timeout=900, capture_output=True)
+    if wheel is not None:
+        done = subprocess.run([*pip, "-c", str(CONSTRAINTS), str(wheel)], timeout=1200, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+    return folder / "bin"
+
+
+def _run(bin_dir: Path, *args: str, cwd: Path, timeout: float = 900, env: dict | None = None):
+    environment = dict(os.environ, **(env or {}))
+    environment["PATH"] = str(bin_dir) + os.pathsep + environment["PATH"]  # nbgrader calls alembic
+    for name in ("PYTHONPATH", "VIRTUAL_ENV"):  # nothing of the repository's environment
+        environment.pop(name, None)
+    return subprocess.run(list(args), cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def _hidden_texts() -> set[str]:
+    """Every string literal of the hidden checks' modules longer than 24 characters (hints, titles, messages), but
+    those a public check says too ("Fix the error first (see train_returns_losses).")."""
+    from autograder.build import STUDENT_MODULES
+
+    public = "\n".join((REPO / "autograder" / name).read_text() for name in STUDENT_MODULES)
+    texts = set()
+    for path in (REPO / "autograder" / "hidden").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 24:
+                texts.add(node.value)
+            if isinstance(node, ast.JoinedStr):  # the literal parts of f-strings
+                texts.update(v.value for v in node.values if isinstance(v, ast.Constant) and len(v.value) > 24)
+    return {text for text in texts if text not in public}
+
+
+def test_student_wheel_holds_no_hidden_grader(wheels):
+    """No hidden check's judge, threshold, probe or message text, and no solved notebook, in the student package."""
+    from autograder.hidden import HIDDEN_CHECKS
+    from autograder.hidden.judges import Thresholds
+
+    with zipfile.ZipFile(wheels["student"]) as wheel:
+        names = wheel.namelist()
+        text = "\n".join(wheel.read(n).decode("utf-8", "replace") for n in names if n.endswith((".py", ".txt")))
+    assert not [n for n in names if "/hidden/" in n or n.endswith(".ipynb")], names
+    assert "autograder/fixture/FakeNewsNet.csv" in names and "autograder/lesson/fakenews_lesson.py" in names
+    assert {n.split("/")[0] for n in names} == {"autograder", wheels["student"].name.split("-")[0] + "-"
+                                                + wheels["student"].name.split("-")[1] + ".dist-info"}
+    hidden = _hidden_texts()
+    assert len(hidden) > 40
+    for literal in hidden:
+        assert literal not in text, literal
+    for check in HIDDEN_CHECKS:
+        assert f"def {check.judge}(" not in text and check.hint not in text and check.title not in text
+    for name, value in Thresholds().__dict__.items():  # neither a threshold's definition nor its use
+        assert f"{name}: float" not in text and f"t.{name}" not in text and f"thresholds.{name}" not in text, name
+    for name in ("probe_training", "probe_end_to_end", "class Thresholds"):
+        assert name not in text
+
+
+def test_grader_wheel_ships_what_it_reads(wheels):
+    with zipfile.ZipFile(wheels["grader"]) as wheel:
+        names = set(wheel.namelist())
+    for path in ("autograder/lesson/rnn_embeddings.ipynb", "autograder/lesson/fakenews_lesson.py",
+                 "autograder/lesson/README.md", "autograder/lesson/.github/workflows/grade.yml",
+                 "autograder/fixture/FakeNewsNet.csv", "autograder/fixture/fakenews_tokenizer.model",
+                 "autograder/hidden/judges.py", "autograder/hidden/probes.py"):
+        assert path in names, path
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"autograder"}
+
+
+def _check_cell_notebook(folder: Path) -> Path:
+    """The reference's code up to the `shapes` Check cell (hidden test cells left out, as in the release), beside
+    the release's helper module: what a student runs in Jupyter before the first check."""
+    nb = nbformat.read(REFERENCE_NOTEBOOK, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "BEGIN HIDDEN TESTS" in cell.source:
+            continue
+        cells.append(nbformat.v4.new_code_cell(cell.source))
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "check-shapes":
+            break
+    path = folder / "first_check.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    shutil.copy(RELEASE_NOTEBOOK.parent / "fakenews_lesson.py", folder / "fakenews_lesson.py")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.ci_only
+def test_student_package_in_a_fresh_venv(wheels, tmp_path):
+    bin_dir = _venv(tmp_path / "venv", wheels["student"])
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(RELEASE_NOTEBOOK, work / "release.ipynb")
+    shutil.copy(REFERENCE_NOTEBOOK, work / "reference.ipynb")
+    done = _run(bin_dir, "autograder", "check", "release.ipynb", cwd=work)
+    assert done.returncode == 1 and "NotImplementedError" in done.stdout, done.stdout + done.stderr
+    done = _run(bin_dir, "autograder", "check", "reference.ipynb", cwd=work)
+    assert done.returncode == 0 and re.search(r"^total +3 / 3", done.stdout, re.M), done.stdout + done.stderr
+    done = _run(bin_dir, "autograder", "grade", "reference.ipynb", cwd=work)
+    assert done.returncode == 2 and "student package" in done.stderr
+    site = next((tmp_path / "venv" / "lib").glob("python3*/site-packages"))
+    assert not (site / "autograder" / "hidden").exists() and not (site / "fakenews_lesson.py").exists()
+
+    notebook = _check_cell_notebook(work)
+    script = ("import nbclient, nbformat, sys\n"
+              f"nb = nbformat.read({str(notebook)!r}, 4)\n"
+              f"nbclient.NotebookClient(nb, timeout=600, kernel_name='python3', "
+              f"resources={{'metadata': {{'path': {str(work)!r}}}}}).execute()\n"
+              f"nbformat.write(nb, {str(notebook)!r})\n")
+    done = _run(bin_dir, "python", "-c", script, cwd=work, env={"MPLBACKEND": "agg"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = nbformat.read(notebook, 4).cells[-1]
+    values = [o.data["text/plain"] for o in last.outputs if o.output_type == "execute_result"]
+    printed = "".join(o.get("text", "") for o in last.outputs)
+    assert values == ["1.0"] and "passed (1 of 1 points)" in printed, last.outputs
+
+
+@pytest.mark.slow
+@pytest.mark.ci_only
+def test_grader_package_in_a_fresh_venv(wheels, tmp_path):
+    bin_dir = _venv(tmp_path / "venv", wheels["grader"])
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(REFERENCE_NOTEBOOK, work / "reference.ipynb")
+    done = _run(bin_dir, "autograder", "grade", "reference.ipynb", "--out", "out", cwd=work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((work / "out" / "results.json").read_text())
+    assert sum(t["score"] for t in results["tests"]) == 12 and (work / "out" / "feedback.html").is_file()
+    done = _run(bin_dir, "fakenews-lesson", "train-tokenizer", "fixture", "--vocab-size", "200",
+                "--model-prefix", "tok", cwd=work)
+    assert done.returncode == 0 and (work / "tok.model").is_file(), done.stderr
+
+    done = _run(bin_dir, "autograder", "release", "--out", "release", cwd=work)
+    assert done.returncode == 0 and (work / "release" / "rnn_embeddings.ipynb").is_file(), done.stderr
+    assert "raise NotImplementedError()" in (work / "release" / "rnn_embeddings.ipynb").read_text()
+    done = _run(bin_dir, "autograder", "calibrate", "--seeds", "1", cwd=work)  # a checkout's command: says so
+    assert done.returncode == 2 and "source tree" in done.stderr, done.stderr
+
+    # nbgrader: the course, the release, one student autograded, the report.
+    done = _run(bin_dir, "autograder", "course", "course", cwd=work)
+    assert done.returncode == 0, done.stderr
+    course = work / "course"
+    assert "KIT = None" in (course / "nbgrader_config.py").read_text()  # the installed engine, not a checkout
+    done = _run(bin_dir, "nbgrader", "generate_assignment", "rnn_embeddings", cwd=course)
+    assert done.returncode == 0, done.stdout + done.stderr
+    submitted = course / "submitted" / "alice" / "rnn_embeddings"
+    submitted.mkdir(parents=True)
+    shutil.copy(REFERENCE_NOTEBOOK, submitted / "rnn_embeddings.ipynb")
+    done = _run(bin_dir, "nbgrader", "autograde", "rnn_embeddings", cwd=course, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = _run(bin_dir, "autograder", "nbgrader-report", ".", "--out", "report.csv", cwd=course)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(course / "report.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    automatic = {k: float(v) for k, v in rows[0].items() if k.startswith("check-") and v}
+    assert rows[0]["status"] == "graded" and sum(automatic.values()) == 12, rows
+
+    # The batch, on two students.
+    submissions = work / "submissions"
+    submissions.mkdir()
+    shutil.copy(REFERENCE_NOTEBOOK, submissions / "ada.ipynb")
+    shutil.copy(RELEASE_NOTEBOOK, submissions / "bo.ipynb")
+    done = _run(bin_dir, "autograder", "batch", "submissions", "--out", "grades", "--workers", "2", cwd=work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(work / "grades" / "grades.csv", newline="") as handle:
+        totals = {row["student"]: float(row["total"]) for row in csv.DictReader(handle)}
+    assert totals["ada"] == 12 and totals["bo"] < 12, totals
+
+
+@pytest.mark.slow
+@pytest.mark.ci_only
+def test_classroom_workflow_steps_with_the_built_grader_package(wheels, tmp_path):
+    """The workflow's install and grade steps, their shell exactly as grade.yml writes them, in a copy of a student
+    repository, with the kit variable pointing at the built grader wheel. The runner's own set-up (setup-python, and
+    the CPU torch wheel that the install step then finds already there) is a fresh venv holding torch."""
+    import yaml
+
+    workflow = yaml.safe_load((RELEASE_NOTEBOOK.parent / ".github" / "workflows" / "grade.yml").read_text())
+    steps = {step.get("id") or step.get("name"): step for step in workflow["jobs"]["grade"]["steps"]}
+    bin_dir = _venv(tmp_path / "runner", None)
+    repo = tmp_path / "student-repo"
+    shutil.copytree(RELEASE_NOTEBOOK.parent, repo)
+    shutil.copy(REFERENCE_NOTEBOOK, repo / "rnn_embeddings.ipynb")
+    summary = tmp_path / "summary.md"
+    env = {"KIT": str(wheels["grader"]), "GITHUB_STEP_SUMMARY": str(summary), "PIP_CONSTRAINT": str(CONSTRAINTS)}
+    for step in ("install", "grade"):
+        done = _run(bin_dir, "bash", "-e", "-o", "pipefail", "-c", steps[step]["run"], cwd=repo, env=env,
+                    timeout=1500)
+        assert done.returncode == 0, f"{step}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
+    assert re.search(r"^total +12 / 12", summary.read_text(), re.M), summary.read_text()
+    for path in steps["Keep results.json and the feedback page"]["with"]["path"].split():
+        assert (repo / path).is_file(), path
