@@ -88,10 +88,24 @@ def _finish(fig, path: str | os.PathLike | None, name: str):
     return fig
 
 
+def _as_floats(losses) -> list[float]:
+    """The losses as floats; tensors (a loop that returns `loss`, not `loss.item()`) are read, and said."""
+    if isinstance(losses, torch.Tensor):
+        losses = losses.detach().reshape(-1).tolist()
+    if not isinstance(losses, (list, tuple)):
+        raise TypeError(f"plot_learning_curve needs a list of losses, one per epoch; got a {type(losses).__name__}. "
+                        "Make train() return a list: append loss.item() once per epoch.")
+    if any(isinstance(x, torch.Tensor) for x in losses):
+        print("note: train() returned tensors; the check `train_returns_losses` asks for Python floats: append "
+              "loss.item(), not loss, once per epoch.")
+    return [float(x.detach().reshape(-1)[0]) if isinstance(x, torch.Tensor) else float(x) for x in losses]
+
+
 def plot_learning_curve(losses: Sequence[float], *, title: str = "Training loss", name="learning_curve.png", path=None):
-    """The loss per epoch."""
+    """The loss per epoch (Python floats; tensors are read too, with a note)."""
     import matplotlib.pyplot as plt
 
+    losses = _as_floats(losses)
     fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
     ax.plot(np.arange(1, len(losses) + 1), losses)
     ax.set(xlabel="epoch", ylabel="binary cross-entropy", title=title)

@@ -132,8 +132,8 @@ def _returned(value, where: str) -> torch.Tensor | dict:
 
 def losses(value, where: str, epochs: int) -> dict:
     """What train() returned, as the worker describes it: its type, the kinds of its items, and the numbers."""
-    value = _dict(value, where, {"type", "kinds", "length", "values"})
-    result = {"type": _text(value["type"], where, 80),
+    value = _dict(value, where, {"type", "kinds", "length", "values", "plain"})
+    result = {"type": _text(value["type"], where, 80), "plain": _bool(value["plain"], f"{where}.plain"),
               "kinds": [_text(k, where, 80) for k in _list(value["kinds"], f"{where}.kinds", 10)],
               "length": _int(value["length"], f"{where}.length", 0, MAX_LOSSES_PER_EPOCH * max(epochs, 1)),
               "values": None}

@@ -3,6 +3,9 @@ seeds and reports, for each check, its threshold, the distribution of the judged
 observed false-fail rate (correct submissions failing) and false-pass rate (mutants passing the check they target).
 
     autograder calibrate --seeds 50 --jobs 2 --out calibration
+    autograder calibrate --data FakeNewsNet.csv --tokenizer fakenews_tokenizer.model --seeds 5
+        # other data: also derives the thresholds for them and stores them with the data's fingerprint
+        # (autograder/hidden/calibrations.py), so that `autograder grade --data` uses them
 
 Runs the kit's own corpus in-process (trusted code): no sandbox, no time limits. Needs a checkout of the kit.
 """
@@ -30,23 +33,25 @@ def _corpus():
         [(s, "mutant") for s in submissions.MUTANTS]
 
 
-def _grade_one(task: tuple[str, int]) -> list[dict]:
+def _grade_one(task: tuple) -> list[dict]:
     """Grades one subject at one seed, in this process; returns one record per check judged."""
     import torch
 
     torch.set_num_threads(1)
     from autograder.grade import grade
-    from autograder.recipe import Recipe
+    from autograder.hidden.judges import Thresholds
+    from autograder.recipe import DataPaths, Recipe
     from autograder.runner import run_in_process
 
-    name, seed = task
+    name, seed, csv, tokenizer = task
     submission, kind = next((s, k) for s, k in _corpus() if s.name == name)
     import submissions
 
     with tempfile.TemporaryDirectory() as tmp:
         path = submissions.build(submission, Path(tmp))
         report = grade(path, names=list(submission.fails) or None, recipe=Recipe(seed=seed),
-                       runner=run_in_process, parallel=1, device="cpu")
+                       runner=run_in_process, parallel=1, device="cpu", thresholds=Thresholds(),
+                       data=DataPaths(csv, tokenizer) if csv else None)
     records = []
     for v in report.verdicts:
         numbers = {k: x for k, x in v.details.items() if isinstance(x, (int, float, str, dict)) or
@@ -57,8 +62,10 @@ def _grade_one(task: tuple[str, int]) -> list[dict]:
     return records
 
 
-def run(seeds: int, jobs: int, only: list[str] | None = None) -> list[dict]:
-    tasks = [(s.name, seed) for s, _ in _corpus() if not only or s.name in only for seed in range(seeds)]
+def run(seeds: int, jobs: int, only: list[str] | None = None, data=None) -> list[dict]:
+    csv, tokenizer = (data.csv, data.tokenizer) if data is not None else (None, None)
+    tasks = [(s.name, seed, csv, tokenizer) for s, _ in _corpus() if not only or s.name in only
+             for seed in range(seeds)]
     tasks.sort(key=lambda t: t[1])  # seed-major, so an interrupted run covers every subject
     records: list[dict] = []
     start = time.perf_counter()
@@ -131,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", nargs="+", metavar="SUBJECT", help="only these subjects (reference, mutant names)")
-    parser.add_argument("--out", default=str(REPO / "calibration"), help="folder for results.json and summary.md")
+    parser.add_argument("--out", help="folder for results.json and summary.md (default: calibration/, or "
+                                      "calibration/<fingerprint>/ with --data)")
+    parser.add_argument("--data", help="calibrate on these data (a CSV or its folder; default: the fixture)")
+    parser.add_argument("--tokenizer", help="their tokenizer (default: beside the data)")
     parser.add_argument("--from-results", metavar="JSON", help="summarize an earlier run's results.json again")
     args = parser.parse_args(argv)
     if not args.from_results and not (REPO / "tests" / "submissions.py").is_file():
@@ -139,19 +149,49 @@ def main(argv: list[str] | None = None) -> int:
               f"the kit's source tree, and {REPO} is not one. Run it in a checkout of the kit "
               f"(pip install -e . there).", file=sys.stderr)
         return 2
+    data = None
+    if args.data or args.tokenizer:
+        from autograder.hidden import calibrations
+        from autograder.recipe import default_data_paths
+
+        data = default_data_paths(args.data, args.tokenizer)
+        fingerprint = calibrations.fingerprint(data.csv, data.tokenizer)
+    out = Path(args.out or (REPO / "calibration" / (fingerprint if data else "")))
     if args.from_results:
         records = json.loads(Path(args.from_results).read_text())
         args.seeds = 1 + max(r["seed"] for r in records)
     else:
-        records = run(args.seeds, args.jobs, args.only)
+        records = run(args.seeds, args.jobs, args.only, data)
     summary = summarize(records, args.seeds)
-    print(summary)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if data is not None:
+        summary += "\n\n" + _store(records, data, fingerprint, out)
+    print(summary)
     (out / "results.json").write_text(json.dumps(records, indent=0))
     (out / "summary.md").write_text(summary + "\n")
     print(f"wrote {out / 'results.json'} and {out / 'summary.md'}")
     return 0
+
+
+def _store(records: list[dict], data, fingerprint: str, out: Path) -> str:
+    """Derives the thresholds for `data` from the records, stores them with the fingerprint; returns what it did."""
+    from autograder.data import read_fakenews_csv
+    from autograder.hidden import calibrations
+
+    thresholds, measured = calibrations.derive(records)
+    rows = read_fakenews_csv(data.csv)[1].kept
+    calibration = calibrations.Calibration(fingerprint, f"{data.csv} (tokenizer {data.tokenizer})", thresholds,
+                                           rows, measured)
+    written = calibrations.save(calibration, out)
+    lines = [f"Thresholds derived for {data.csv} ({rows} rows, fingerprint {fingerprint}):", "",
+             "| threshold | value | correct runs: worst | targeted mutants: best | how |", "|---|---|---|---|---|"]
+    for name, entry in measured.items():
+        worst, best = entry["correct_min"], entry["mutant_max"]
+        lines.append(f"| {name} | {getattr(thresholds, name)} | {'-' if worst is None else f'{worst:.3f}'} "
+                     f"({entry['correct_runs']} runs) | {'-' if best is None else f'{best:.3f}'} "
+                     f"({entry['mutant_runs']} runs) | {entry.get('kept', 'derived')} |")
+    lines += ["", "Stored in " + " and ".join(str(p) for p in written) + "; `autograder grade --data` uses them."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

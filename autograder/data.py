@@ -34,6 +34,8 @@ KAGGLE_COLUMNS = ("title", "news_url", "source_domain", "tweet_num", "real")
 DATA_ENV = "FAKENEWS_DATA"  # "kaggle", a CSV file or a folder holding FakeNewsNet.csv; unset: the fixture
 HANDLE_ENV = "FAKENEWS_KAGGLE_HANDLE"  # another handle, e.g. a pinned version
 FIXTURE_ENV = "FAKENEWS_FIXTURE_DIR"  # another folder holding the offline fixture (default: the kit's)
+TOKENIZER_ENV = "FAKENEWS_TOKENIZER"  # a sentencepiece model; unset: the one beside the data, else the fixture's
+UNKNOWN_WARNING = 0.01  # encode_titles warns when more than this share of the pieces is unknown to the tokenizer
 
 
 class DataError(ValueError):
@@ -256,9 +258,29 @@ def train_tokenizer(
     return model_path
 
 
-def load_tokenizer(path: str | os.PathLike | None = None) -> spm.SentencePieceProcessor:
-    """Loads a sentencepiece model (default: the one beside the data) and checks that it has a <PAD> piece."""
-    path = Path(path) if path is not None else fixture_dir() / TOKENIZER_NAME
+def tokenizer_path(path: str | os.PathLike | None = None, data: str | os.PathLike | None = None) -> Path:
+    """Which tokenizer goes with the data: `path`, else $FAKENEWS_TOKENIZER, else fakenews_tokenizer.model beside the
+    data's CSV (`data` as for resolve_data), else the fixture's."""
+    if path is not None:
+        return Path(path).expanduser()
+    if os.environ.get(TOKENIZER_ENV):
+        return Path(os.environ[TOKENIZER_ENV]).expanduser()
+    csv_path = resolve_data(data)
+    beside = csv_path.parent / TOKENIZER_NAME
+    return beside if beside.is_file() else fixture_dir() / TOKENIZER_NAME
+
+
+def load_tokenizer(path: str | os.PathLike | None = None, *, data: str | os.PathLike | None = None,
+                   verbose: bool = True) -> spm.SentencePieceProcessor:
+    """Loads a sentencepiece model (see tokenizer_path: default, the one beside the data) and checks that it has a
+    <PAD> piece. Says so when data other than the fixture get the fixture's tokenizer."""
+    chosen = tokenizer_path(path, data)
+    if verbose and path is None and not os.environ.get(TOKENIZER_ENV) and chosen == fixture_dir() / TOKENIZER_NAME \
+            and resolve_data(data) != fixture_dir() / CSV_NAME:
+        print(f"warning: no {TOKENIZER_NAME} beside {resolve_data(data)}: using the offline sample's small tokenizer "
+              f"({chosen}). Train one for these data: fakenews-lesson train-tokenizer {resolve_data(data)} "
+              f"--vocab-size 5000 --model-prefix {resolve_data(data).parent / 'fakenews_tokenizer'}")
+    path = chosen
     if not path.is_file():
         raise DataError(f"Tokenizer {path} not found. Train one with: fakenews-lesson train-tokenizer CSV")
     sp = spm.SentencePieceProcessor(model_file=str(path))
@@ -279,7 +301,21 @@ def pad_to_len(ids: Sequence[int], length: int, pad: int) -> list[int]:
     return list(ids[:length]) + [pad] * max(0, length - len(ids))
 
 
-def encode_titles(sp: spm.SentencePieceProcessor, titles: Iterable[str], length: int = MAX_LEN) -> torch.Tensor:
-    """Token ids of each title, right-padded to `length`: a LongTensor (len(titles), length)."""
+def unknown_share(sp: spm.SentencePieceProcessor, encoded: Sequence[Sequence[int]]) -> float:
+    """The share of pieces the tokenizer does not know (<unk>): near 0 for a tokenizer trained on these data."""
+    pieces = sum(len(ids) for ids in encoded)
+    unknown = sum(ids.count(sp.unk_id()) for ids in encoded)
+    return unknown / pieces if pieces else 0.0
+
+
+def encode_titles(sp: spm.SentencePieceProcessor, titles: Iterable[str], length: int = MAX_LEN, *,
+                  verbose: bool = True) -> torch.Tensor:
+    """Token ids of each title, right-padded to `length`: a LongTensor (len(titles), length). Warns when the
+    tokenizer does not fit the titles (more than 1% unknown pieces)."""
     pad = pad_id(sp)
-    return torch.tensor([pad_to_len(ids, length, pad) for ids in sp.encode(list(titles))], dtype=torch.long)
+    encoded = sp.encode(list(titles))
+    share = unknown_share(sp, encoded)
+    if verbose and share > UNKNOWN_WARNING:
+        print(f"warning: {share:.1%} of the pieces are unknown to this tokenizer ({sp.get_piece_size()} pieces): it "
+              f"was trained on other data. Train one on these: fakenews-lesson train-tokenizer CSV --vocab-size 5000")
+    return torch.tensor([pad_to_len(ids, length, pad) for ids in encoded], dtype=torch.long)

@@ -20,7 +20,7 @@ from autograder.runner import ProbeOutcome, run_worker
 # Probes that share a worker (and so its start-up: about 3 s of imports), in the order they run; each probe's result
 # is kept as soon as it is known, so a train() that hangs still leaves the model checks scored. Two workers: two cores.
 WORKER_GROUPS = (("rnn_model", "mean_model", "loop", "training"), ("end_to_end",))
-TIMEOUTS = {"rnn_model": 60, "mean_model": 60, "loop": 60, "training": 180, "end_to_end": 300}  # a group: its largest
+# Each worker's time limit: from the work it asks for and this machine's measured pace (autograder/limits.py).
 
 
 @dataclass
@@ -31,6 +31,8 @@ class GradeReport:
     problems: list[str] = field(default_factory=list)  # notebook-level: unreadable, syntax errors, failed imports
     device: str = "cpu"
     isolation: str = "none"  # the weakest sandbox level any of its workers ran at (autograder.sandbox)
+    calibration: str = ""  # whose thresholds judged it: "calibrated on <data> (<fingerprint>)", or "uncalibrated: ..."
+    warnings: list[str] = field(default_factory=list)  # the grader's own: uncalibrated data (never the student's)
     seconds: float = 0.0
     recipe: Recipe = field(default_factory=Recipe)
     skipped: list[str] = field(default_factory=list)  # top-level statements that did not run in grading (no cost)
@@ -103,8 +105,9 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
         from autograder.runner import namespace_runner
 
         runner, parallel = namespace_runner(namespace), 1
+    from autograder import limits
+
     data = data or default_data_paths()
-    timeouts = {**TIMEOUTS, **(timeouts or {})}
     checks = report.checks
     judged = with_prerequisites(checks)  # the report holds `checks`; a judge may read another check's verdict
     groups = [[p for p in group if p in {c.probe for c in judged}] for group in WORKER_GROUPS]
@@ -113,9 +116,10 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
     # The workers start first and import torch while the notebook is read and the grader's plan is drawn here.
     job_ready: Future = Future()
     definitions = Definitions()
+    paces: list[limits.Pace] = []  # measured once the plan's data are loaded, before the workers get their job
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         running = pool.map(lambda g: runner(job_ready.result, g, recipe=recipe, device=device,
-                                            timeout=max(timeouts[p] for p in g)), groups)
+                                            timeout=lambda g=g: limits.group_limit(paces[0], g)), groups)
         try:
             definitions = Definitions(names=set(namespace)) if namespace is not None else read_definitions(notebook)
             # The secret follows the code the student wrote, not the file's bytes: the same code gets the same plan
@@ -123,6 +127,7 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             material = secret_material or (b"kernel" if namespace is not None
                                            else definitions.source.encode("utf-8", "surrogatepass"))
             plan = make_plan(recipe, data, grading_secret(material, recipe))
+            paces.append(limits.measure(plan, recipe, timeouts))
         except BaseException as err:  # never leave a worker waiting for its job
             job_ready.set_exception(err)
             raise
@@ -132,11 +137,11 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
         from autograder.judges import Context
 
         if thresholds is None and HIDDEN_INSTALLED:
-            from autograder.hidden.judges import Thresholds
-
-            thresholds = Thresholds()
-        context = Context(recipe, plan, report.device, thresholds)
+            thresholds = _calibrated_thresholds(report, data)
+        context = Context(recipe, plan, report.device, thresholds, pace=paces[0])
         runs = list(running)
+    if any(run.timed_out for run in runs):  # the machine, or the submission? Measure the pace again
+        context.pace.after_timeout = limits.epoch_seconds(plan, recipe)
     from autograder import border
     from autograder.sandbox import weakest
 
@@ -192,6 +197,25 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             report.verdicts.append(verdict)
     order = [c.name for c in checks]
     report.verdicts.sort(key=lambda v: order.index(v.check))
+
+
+def _calibrated_thresholds(report: GradeReport, data: DataPaths):
+    """The thresholds calibrated for these data (autograder/hidden/calibrations.py); on data no calibration covers,
+    the fixture's, with a warning in every report."""
+    from autograder.hidden import calibrations
+    from autograder.hidden.judges import Thresholds
+
+    found = calibrations.lookup(data.csv, data.tokenizer)
+    if found is not None:
+        report.calibration = f"calibrated on {found.name} ({found.fingerprint})"
+        return found.thresholds
+    fingerprint = calibrations.fingerprint(data.csv, data.tokenizer)
+    report.calibration = f"uncalibrated: {data.csv} ({fingerprint})"
+    report.warnings.append(
+        f"UNCALIBRATED DATA: no calibration covers {data.csv} with tokenizer {data.tokenizer} (fingerprint "
+        f"{fingerprint}); graded with the offline fixture's thresholds, which separability and end_to_end may not "
+        f"fit here. Calibrate once: autograder calibrate --data {data.csv} --tokenizer {data.tokenizer}")
+    return Thresholds()
 
 
 def describe_failure(failure: dict) -> str:

@@ -24,6 +24,7 @@ class Context:
     plan: GradingPlan
     device: str
     thresholds: object = None  # the hidden judges' (autograder.hidden.judges.Thresholds); None without them
+    pace: object = None  # autograder.limits.Pace: this machine's measured speed and each probe's time limit
     verdicts: dict = field(default_factory=dict)
     load_failures: list = field(default_factory=list)
 
@@ -63,12 +64,39 @@ def _probe_failed(v, outcome, what: str, ctx=None) -> bool:
         v.observed = f"what came back from running your code was not valid: {outcome.error['message']}"
         v.fix = "Let the grader's calls return normally: do not write to the grader's results or change its code."
     elif kind == "Timeout":
-        v.observed = f"your code was still running when this check's time ran out ({outcome.error['message']})"
-        v.fix = "Run the cell in the notebook: does it finish at about the lesson's pace for this many epochs?"
+        _timed_out(v, outcome, ctx)
     else:
         v.observed = f"your code did not run to the end: {_error_text(outcome.error, ctx)}"
         v.fix = "Run the cell in the notebook, read the error, and fix the line it names."
     return True
+
+
+def _timed_out(v, outcome, ctx) -> None:
+    """A probe ran out of time: the submission's slowness, or the machine's (then flagged, not scored)."""
+    from autograder.limits import MARGIN
+
+    pace, recipe = getattr(ctx, "pace", None), getattr(ctx, "recipe", None)
+    v.observed = f"your code was still running when this check's time ran out ({outcome.error['message']})"
+    v.fix = "Run the cell in the notebook: does it finish at about the lesson's pace for this many epochs?"
+    if pace is None:
+        return
+    if pace.machine_slowed:
+        v.internal_error = True
+        v.observed = (f"this check's time ran out while the grading machine was busy: it trained the grader's model "
+                      f"{pace.slowdown:.1f} times slower than when grading began ({pace.epoch_seconds * 1e3:.0f} ms "
+                      f"-> {pace.after_timeout * 1e3:.0f} ms per epoch on {pace.rows} rows), so the limit cannot "
+                      "tell a slow solution from a slow machine")
+        v.fix = "Nothing on your side: your instructor grades it again on a machine that is not overloaded."
+        return
+    expected = pace.expected(outcome.name, recipe) if recipe is not None else 0.0
+    if expected:
+        v.observed += (f"; the grader's own loop does this run's {expected / pace.epoch_seconds:.0f} full-batch epochs "
+                       f"on {pace.rows} rows in about {expected:.0f} s on this machine now "
+                       f"({pace.epoch_seconds * 1e3:.1f} ms per epoch), and the limit allows {MARGIN:g} times that "
+                       "plus the worker's start")
+        v.fix = ("Your train() is much slower per epoch than the lesson's loop (one forward, backward and step on the "
+                 "whole batch): time one epoch in the notebook, and remove per-step work (printing, copying the "
+                 "data, a loop over headlines).")
 
 
 def _shape(t) -> str:
@@ -120,6 +148,15 @@ def shapes(v, outcome, ctx: Context) -> None:
 # ------------------------------------------------------------------------------------------------------ loop
 
 def _losses_problem(losses: dict, epochs: int) -> str | None:
+    """What is wrong with the returned losses for train_returns_losses: their type, their number, their values."""
+    if losses.get("values") is not None and not losses["plain"]:
+        return f"train returned a list of {', '.join(losses['kinds'])}, not of Python floats"
+    return _values_problem(losses, epochs)
+
+
+def _values_problem(losses: dict, epochs: int) -> str | None:
+    """What keeps the returned losses from being compared with the real ones (one number per epoch, finite): the
+    loss checks read the values; whether they are Python floats is train_returns_losses' to judge."""
     if losses.get("values") is None:
         if losses["type"] not in ("list", "tuple"):
             return f"train returned a {losses['type']}, not a list of losses"
@@ -209,7 +246,7 @@ def device_placement(v, outcome, ctx: Context) -> None:
 
 
 def problem_fix(problem: str) -> str:
-    if "raised" in problem and "GPU" in problem:
+    if "GPU" in problem:
         return "Do not write .cuda() or 'cuda' in train(): use model.to(device) and tensor.to(device)."
     if "although" in problem:
         return "Use the device argument everywhere: model.to(device), tokens.to(device), y.to(device)."
@@ -232,8 +269,9 @@ def _placement_problem(run: dict, target: torch.device, real: bool, ctx=None) ->
                         if torch.device(d).type not in (target.type, "cpu")})
     moved_model_elsewhere = sorted({d for d in spy["model_moves"] if torch.device(d).type != target.type})
     if elsewhere or moved_model_elsewhere:
-        return f"train sent tensors or the model to {elsewhere or moved_model_elsewhere} although " \
-               f"device='{target}' was asked for"
+        places = elsewhere or moved_model_elsewhere
+        gpu = " (a GPU: a hard-coded .cuda() or 'cuda')" if any(torch.device(d).type == "cuda" for d in places) else ""
+        return f"train sent tensors or the model to {places}{gpu} although device='{target}' was asked for"
     if error and real and "device" in error["message"]:
         return f"on '{target}', train raised {_error_text(error, ctx)}: the model and the data were on different devices"
     if error:

@@ -1,7 +1,8 @@
 """`fakenews-lesson`: the lesson's data tools, for students and instructors.
 
     fakenews-lesson train-tokenizer [CSV] [--vocab-size 5000]   a sentencepiece model with a <PAD> piece
-    fakenews-lesson run [--notebook NB] [--data CSV] [--out DIR] executes a lesson notebook (default: the solved one,
+    fakenews-lesson run [--notebook NB] [--data CSV] [--tokenizer MODEL] [--out DIR]
+                                                                 executes a lesson notebook (default: the solved one,
                                                                  grader package only) and saves it with its figures
 """
 
@@ -39,6 +40,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "agg")
     if args.data:
         os.environ[data.DATA_ENV] = str(args.data)
+    if args.tokenizer:
+        os.environ[data.TOKENIZER_ENV] = str(Path(args.tokenizer).resolve())
     os.environ[FIGURES_ENV] = str(out / "figures")
     print(f"running {notebook.name} on {data.resolve_data(args.data)} ...", flush=True)
     client = nbclient.NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--notebook", default=None, help="a lesson notebook (default: the kit's solved one)")
     run.add_argument("--out", default="lesson-output", help="folder for the executed notebook and figures")
     run.add_argument("--data", default=None, help="'kaggle', a CSV or a folder (default: the fixture)")
+    run.add_argument("--tokenizer", default=None, help="a sentencepiece model (default: beside the data, else the "
+                                                       f"fixture's; also ${data.TOKENIZER_ENV})")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     run.set_defaults(func=_cmd_run)
 

@@ -154,7 +154,7 @@ def load_grading_data(paths: DataPaths) -> tuple[torch.Tensor, torch.Tensor, int
 
     frame, _ = data.read_fakenews_csv(paths.csv)
     sp = data.load_tokenizer(paths.tokenizer)
-    tokens = data.encode_titles(sp, frame["title"])
+    tokens = data.encode_titles(sp, frame["title"], verbose=False)
     y = torch.tensor(frame["real"].to_numpy(), dtype=torch.float32)
     return tokens, y, sp.get_piece_size(), data.pad_id(sp)
 

@@ -31,15 +31,27 @@ def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+def _number(value) -> float | None:
+    """A loss as a float: a Python number, or a one-element floating tensor (what `loss` is before `.item()`)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+        return float(value.detach().to("cpu", torch.float64).reshape(()))
+    return None
+
+
 def _losses(value) -> dict:
-    """What train() returned: its type, the kinds of its items, and the numbers if they all are numbers."""
+    """What train() returned: its type, the kinds of its items, whether they are all plain Python numbers, and the
+    numbers if every item is one (one-element tensors included: their values are compared with the real losses by
+    loss_decreases, their type is train_returns_losses' business)."""
     if not isinstance(value, (list, tuple)):
-        return {"type": type(value).__name__, "kinds": [], "length": 0, "values": None}
+        return {"type": type(value).__name__, "kinds": [], "length": 0, "values": None, "plain": False}
     value = list(value)
     kinds = sorted({type(v).__name__ for v in value})[:10]
-    numbers_only = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
-    values = [float(v) for v in value] if numbers_only else None
-    return {"type": type(value).__name__, "kinds": kinds, "length": len(value), "values": values}
+    plain = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+    values = [_number(v) for v in value]
+    values = values if all(v is not None for v in values) else None
+    return {"type": type(value).__name__, "kinds": kinds, "length": len(value), "values": values, "plain": plain}
 
 
 def _model_class(ns: dict, name: str):
@@ -131,6 +143,15 @@ def probe_loop(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
 CPU_ONLY_PROBES = {"training", "end_to_end"}
 
 
+def emulation():
+    """Without a GPU, a hard-coded GPU runs on the CPU (spy.CudaOnCpu): the same grade on every grader."""
+    import contextlib
+
+    from autograder.spy import CudaOnCpu
+
+    return contextlib.nullcontext() if torch.cuda.is_available() else CudaOnCpu()
+
+
 def run_probes(namespace: dict, probes: list[str], job: dict, recipe: Recipe, device: str, emit) -> None:
     """Runs each probe on the student's namespace; emit(name, result, error) gets exactly one of result or error."""
     import random
@@ -143,7 +164,8 @@ def run_probes(namespace: dict, probes: list[str], job: dict, recipe: Recipe, de
         np.random.seed(recipe.seed)
         torch.manual_seed(recipe.seed)
         try:
-            result = PROBES[name](namespace, job, recipe, "cpu" if name in CPU_ONLY_PROBES else device)
+            with emulation():
+                result = PROBES[name](namespace, job, recipe, "cpu" if name in CPU_ONLY_PROBES else device)
         except StudentError as err:
             emit(name, None, {"type": "StudentError", "message": str(err), "where": []})
         except Exception as err:  # the student's code raised outside any probe's own handling

@@ -55,4 +55,10 @@ def default_data_paths(data: str | None = None, tokenizer: str | None = None) ->
     if tokenizer is None:
         beside = Path(csv).parent / lesson_data.TOKENIZER_NAME
         tokenizer = beside if beside.is_file() else lesson_data.fixture_dir() / lesson_data.TOKENIZER_NAME
+        if not beside.is_file() and Path(csv) != lesson_data.fixture_dir() / lesson_data.CSV_NAME:
+            import sys
+
+            print(f"autograder: warning: no {lesson_data.TOKENIZER_NAME} beside {csv}: grading with the offline "
+                  f"fixture's small tokenizer; pass --tokenizer (fakenews-lesson train-tokenizer makes one)",
+                  file=sys.stderr)
     return DataPaths(str(csv), str(tokenizer))

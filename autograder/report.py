@@ -33,6 +33,8 @@ def table(report: GradeReport) -> str:
         lines.append(f"{v.check:<{width}}  {v.score:>3g} / {v.max_score:<2g}  {_status(v)}"
                      f"{'' if check.visibility == 'visible' else '  (hidden)'}")
     lines.append(f"{'total':<{width}}  {report.score:>3g} / {report.max_score:<2g}")
+    for warning in report.warnings:
+        lines.append(f"\ngrader warning: {_t(warning)}")
     for problem in report.problems:
         lines.append(f"\nnotebook: {_t(problem)}")
     for skipped in report.skipped:
@@ -40,8 +42,9 @@ def table(report: GradeReport) -> str:
     for v in report.verdicts:
         if not v.passed:
             lines.append(f"\n{v.check}:\n  " + _t(v.message).replace("\n", "\n  "))
-    lines.append(f"\n(device placement checked on {_t(report.device)}; training on cpu; sandbox: {report.isolation}; "
-                 f"{report.seconds:.1f} s)")
+    calibration = f"; thresholds {_t(report.calibration)}" if report.calibration else ""
+    lines.append(f"\n(device placement checked on {_t(report.device)}; training on cpu; sandbox: {report.isolation}"
+                 f"{calibration}; {report.seconds:.1f} s)")
     return "\n".join(lines)
 
 
@@ -50,8 +53,10 @@ def results_json(report: GradeReport) -> dict:
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 2),
-        "extra_data": {"isolation": report.isolation, "device": _t(report.device)},
-        "output": "\n".join([f"notebook: {_t(p)}" for p in report.problems] +
+        "extra_data": {"isolation": report.isolation, "device": _t(report.device),
+                       "calibration": _t(report.calibration), "warnings": [_t(w) for w in report.warnings]},
+        "output": "\n".join([f"grader warning: {_t(w)}" for w in report.warnings] +
+                            [f"notebook: {_t(p)}" for p in report.problems] +
                             [f"not run in grading (costs nothing by itself): {_t(s)}" for s in report.skipped])
         or "All checks ran.",
         "tests": [
@@ -88,25 +93,37 @@ def _png(draw) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def figures(report: GradeReport) -> list[tuple[str, str]]:
-    """(caption, base64 PNG) for the learning curve and the embeddings the judges recomputed."""
+FIGURES = (  # (check whose details it draws, detail, caption): your own model first, then the grader's
+    ("end_to_end", "losses", "Your model: your ClassifierWithRNN trained by your train(), the losses it returned"),
+    ("end_to_end", "after", "Your model: your ClassifierWithRNN trained by your train(), its 2-D summaries before and "
+                            "after training (recomputed by the grader from the trained weights)"),
+    ("loss_decreases", "reported", "The grader's model trained by your train(): the losses your train() returned"),
+    ("separability", "after", "The grader's model trained by your train(): its 2-D summaries before and after "
+                              "training (recomputed from the trained weights)"),
+)
+
+
+def figures(report: GradeReport) -> list[tuple[str, str | None, str]]:
+    """(caption, base64 PNG or None, why it is missing) for each figure of FIGURES whose check was judged: the
+    student's own model (end_to_end) and the grader's model trained by the student's train()."""
     from autograder.resources import lesson_module
 
     lesson = lesson_module()  # the lesson's own plots: the feedback looks like the student's notebook
-
     by_name = {v.check: v for v in report.verdicts}
     found = []
-    loss = by_name.get("loss_decreases")
-    if loss and loss.details.get("reported"):
-        found.append(("Your train(): the losses it returned on the grader's model",
-                      _png(lambda out: lesson.plot_learning_curve(loss.details["reported"], path=out,
-                                                                  title="Training loss (as returned)"))))
-    for name, caption in (("separability", "The grader's model trained by your train(): embeddings before and after"),
-                          ("end_to_end", "Your ClassifierWithRNN trained by your train(): embeddings before and after")):
+    for name, detail, caption in FIGURES:
         v = by_name.get(name)
-        if v and "after" in v.details:
-            found.append((caption, _png(lambda out, v=v: lesson.plot_embeddings(
-                v.details["before"], v.details["after"], v.details["labels"], path=out, title=caption))))
+        if v is None:
+            continue
+        if detail not in v.details:
+            found.append((caption, None, f"not drawn: {clean_text(v.observed, 300)}"))
+            continue
+        if detail == "after":
+            draw = (lambda out, v=v: lesson.plot_embeddings(v.details["before"], v.details["after"],
+                                                            v.details["labels"], path=out, title=""))
+        else:
+            draw = (lambda out, v=v, detail=detail: lesson.plot_learning_curve(v.details[detail], path=out, title=""))
+        found.append((caption, _png(draw), ""))
     return found
 
 
@@ -121,16 +138,18 @@ img { max-width: 100%; }
 <h1>Feedback: {{ title }}</h1>
 <p><strong>Score: {{ '%g' % report.score }} / {{ '%g' % report.max_score }}</strong>
 (device placement checked on {{ clean(report.device) }}, training on cpu, sandbox: {{ report.isolation }}, {{ '%.1f' % report.seconds }} s)</p>
+{% for warning in report.warnings %}<p class="fail">Grader warning: {{ clean(warning) }}</p>{% endfor %}
 {% for problem in report.problems %}<p class="fail">Notebook: {{ clean(problem) }}</p>{% endfor %}
 {% for skipped in report.skipped %}<p>Not run in grading (costs nothing by itself): {{ clean(skipped) }}</p>{% endfor %}
-<table><tr><th>check</th><th>what it checks</th><th>points</th></tr>
+<table><tr><th>check</th><th>what it checks</th><th>points</th><th>status</th></tr>
 {% for check, v in rows %}<tr><td class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}</td><td title="{{ check.hint }}">{{ check.title }}</td>
-<td>{{ '%g' % v.score }} / {{ '%g' % v.max_score }}</td></tr>{% endfor %}
+<td>{{ '%g' % v.score }} / {{ '%g' % v.max_score }}</td><td class="{{ 'pass' if v.passed else 'fail' }}">{{ status(v) }}</td></tr>{% endfor %}
 </table>
 {% for check, v in rows %}<h2 class="{{ 'pass' if v.passed else 'fail' }}">{{ v.check }}: {{ 'passed' if v.passed else 'not passed' }}</h2>
 <pre>{{ clean(v.message) }}</pre>{% endfor %}
-{% for caption, png in figures %}<figure><img alt="{{ caption }}" src="data:image/png;base64,{{ png }}">
-<figcaption>{{ caption }}</figcaption></figure>{% endfor %}
+{% if figures %}<h2>Figures</h2>{% endif %}
+{% for caption, png, missing in figures %}{% if png %}<figure><img alt="{{ caption }}" src="data:image/png;base64,{{ png }}">
+<figcaption>{{ caption }}</figcaption></figure>{% else %}<p class="missing"><strong>{{ caption }}</strong>: {{ missing }}</p>{% endif %}{% endfor %}
 </body></html>
 """
 
@@ -140,6 +159,7 @@ def feedback_html(report: GradeReport, with_figures: bool = True) -> str:
 
     template = Environment(autoescape=True).from_string(HTML)
     return template.render(title=_t(Path(report.notebook).name), report=report, clean=_t,
+                           status=lambda v: "grader error" if v.internal_error else ("passed" if v.passed else "not passed"),
                            rows=list(zip(report.checks, report.verdicts)),
                            figures=figures(report) if with_figures else [])
 

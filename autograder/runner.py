@@ -105,11 +105,11 @@ def read_frames(data: bytes, names) -> tuple[dict[str, tuple[str, bytes]], list[
     return frames, problems
 
 
-def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout: float, sandbox=None) -> WorkerRun:
+def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout, sandbox=None) -> WorkerRun:
     """Runs `probes` in one fresh worker process, in the sandbox; returns an outcome for every probe asked for.
 
     `job()` returns (Definitions, GradingPlan) and may wait for them: the worker starts (and imports torch)
-    meanwhile.
+    meanwhile. `timeout` is seconds from the worker's start, or a function giving them once the job is known.
     """
     import io
     import time
@@ -144,6 +144,7 @@ def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout: 
         results.start()
         try:
             definitions, plan = job() if callable(job) else job
+            timeout = timeout() if callable(timeout) else timeout
         except BaseException:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -158,7 +159,7 @@ def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout: 
         except (BrokenPipeError, OSError):  # the worker died before reading its job; reported below
             pass
         try:
-            run.returncode = process.wait(timeout=timeout)
+            run.returncode = process.wait(timeout=max(1.0, timeout - (time.perf_counter() - start)))
         except subprocess.TimeoutExpired:
             run.timed_out = True
         finally:
@@ -208,8 +209,7 @@ def _outcome(frame, name: str, run: WorkerRun, timeout: float, problems: list[st
     elif problems:
         outcome.error = {"type": "BadResult", "message": "; ".join(problems)[:300], "where": []}
     elif run.timed_out:
-        outcome.error = {"type": "Timeout", "where": [],
-                         "message": f"did not finish within {timeout:.0f} s"}
+        outcome.error = {"type": "Timeout", "where": [], "message": f"did not finish within {timeout:.0f} s"}
     else:
         outcome.error = {"type": "WorkerDied", "where": [],
                          "message": f"the process running your code ended (exit code {run.returncode}) "
@@ -222,7 +222,12 @@ def run_in_process(job, probes: list[str], *, recipe: Recipe, device: str, timeo
     """run_worker's twin for trusted code (the kit's own corpus, in calibration): no process, no time limit."""
     from autograder.notebook import execute_definitions
 
+    import sys
+
+    from autograder.resources import lesson_module
+
     definitions, plan = job() if callable(job) else job
+    sys.modules.setdefault("fakenews_lesson", lesson_module())  # as the worker stages it: the kit's copy
     namespace, failures = execute_definitions(definitions, _provided(plan))
     return _run_here(namespace, failures, probes, plan, recipe, device)
 

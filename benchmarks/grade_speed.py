@@ -21,6 +21,7 @@ NOTEBOOK = REPO / "reference" / "rnn_embeddings.ipynb"
 
 BARE = r'''
 import sys, time
+sys.path.insert(0, sys.argv[2].rsplit("/", 1)[0])  # the notebook's folder: its helper module, as in Jupyter
 import torch
 torch.set_num_threads(1)
 import torch.nn.functional as F

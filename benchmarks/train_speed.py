@@ -8,6 +8,8 @@ done every --every epochs from a forward hook and its time is left out.
 
     python benchmarks/train_speed.py               # prints a Markdown table
     python benchmarks/train_speed.py --quick       # a smoke run in seconds
+    python benchmarks/train_speed.py --inputs full-sized --epochs 40 --every 100000 --load 0,2
+                                                   # epoch time with 1 and 2 threads, quiet and beside 2 busy processes
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "data_fixtures"), str(REPO / "reference")]  # make_fixture; fakenews_lesson, as the notebook
 
 from autograder.resources import lesson_module  # noqa: E402
 from autograder.metrics import separability_score  # noqa: E402
@@ -80,6 +84,32 @@ def run_one(ref, sp, tokens, y, *, device, epochs, every, separable):
     return median, reached[1], reached[0], final, total
 
 
+def _busy() -> None:
+    while True:
+        pass
+
+
+class Load:
+    """`n` CPU-bound processes running beside the measurement (a busy grader or laptop)."""
+
+    def __init__(self, n: int):
+        self.n, self.processes = n, []
+
+    def __enter__(self):
+        import multiprocessing
+
+        self.processes = [multiprocessing.get_context("spawn").Process(target=_busy, daemon=True) for _ in range(self.n)]
+        for process in self.processes:
+            process.start()
+        time.sleep(1.0 if self.n else 0.0)
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.processes:
+            process.terminate()
+            process.join()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3000)
@@ -88,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-rows", type=int, default=23000)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--devices", default="cpu,cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--inputs", default="fixture,full-sized")
+    parser.add_argument("--load", default="0", help="busy processes beside the run, e.g. 0,2")
     parser.add_argument("--quick", action="store_true", help="200 epochs, 2,000 full rows: a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -99,21 +131,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"recipe: hidden 2, embedding 2, Adam lr 1e-3, up to {args.epochs} full-batch epochs, "
           f"separable = balanced accuracy >= {args.separable}\n")
-    print(f"| input | rows | device | threads | epoch, median | {args.epochs} epochs (median x epochs) | "
-          "to separable | epochs to separable | score then |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| input | rows | busy processes | device | threads | epoch, median | {args.epochs} epochs (median x "
+          "epochs) | to separable | epochs to separable | score then |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in (("fixture", None), ("full-sized", args.full_rows)):
+        if name not in args.inputs.split(","):
+            continue
         tokens, y = inputs(rows, sp)
-        for device_name in args.devices.split(","):
-            device = torch.device(device_name)
-            for threads in map(int, args.threads.split(",")):
-                torch.set_num_threads(threads)
-                median, seconds, epochs, final, total = run_one(
-                    ref, sp, tokens, y, device=device, epochs=args.epochs, every=args.every,
-                    separable=args.separable)
-                to_sep = f"{seconds:.1f} s" if seconds is not None else f"not in {args.epochs}"
-                print(f"| {name} | {len(y)} | {device_name} | {threads} | {median * 1e3:.1f} ms | "
-                      f"{median * args.epochs:.1f} s | {to_sep} | {epochs or '-'} | {final:.2f} |", flush=True)
+        for load in map(int, args.load.split(",")):
+            for device_name in args.devices.split(","):
+                device = torch.device(device_name)
+                for threads in map(int, args.threads.split(",")):
+                    torch.set_num_threads(threads)
+                    with Load(load):
+                        median, seconds, epochs, final, total = run_one(
+                            ref, sp, tokens, y, device=device, epochs=args.epochs, every=args.every,
+                            separable=args.separable)
+                    to_sep = f"{seconds:.1f} s" if seconds is not None else f"not in {args.epochs}"
+                    print(f"| {name} | {len(y)} | {load} | {device_name} | {threads} | {median * 1e3:.1f} ms | "
+                          f"{median * args.epochs:.1f} s | {to_sep} | {epochs or '-'} | {final:.2f} |", flush=True)
     return 0
 
 

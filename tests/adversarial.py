@@ -105,7 +105,7 @@ def forged_spy(device):
 
 
 def line(first, last, n):
-    return {"type": "list", "kinds": ["float"], "length": n,
+    return {"type": "list", "kinds": ["float"], "length": n, "plain": True,
             "values": [first + (last - first) * e / max(1, n - 1) for e in range(n)]}
 
 
@@ -162,7 +162,7 @@ huge = torch.zeros(1).expand(10**6, 10**6)  # a stride-0 view: 10^12 elements on
 send("rnn_model", "result", saved({"cases": [{"error": None, "summary": huge, "logits": huge}] * 4}))
 send("mean_model", "result", saved({"cases": [{"error": None, "summary": {"not_a_tensor": escape, "what": escape},
                                                "logits": torch.zeros(1, 1)}] * 4}))
-lying = {"type": "list", "kinds": ["float"], "length": 3, "values": [0.5] * 10**5}  # a length that lies
+lying = {"type": "list", "kinds": ["float"], "length": 3, "values": [0.5] * 10**5, "plain": True}  # a length that lies
 spy = {"target": escape, "model_moves": [], "tensor_moves": [], "forwards": [], "forward_count": 0, "steps": 3,
        "backwards": 3, "stale_backwards": 0, "final_parameter_devices": ["cpu"]}
 send("loop", "result", saved({"runs": [{"error": None, "epochs": 3, "device": escape, "losses": lying, "spy": spy}]}))

@@ -37,16 +37,16 @@ def test_stride_zero_tensor_is_refused(plan):
 
 def test_losses_whose_length_lies_are_refused():
     with pytest.raises(border.BorderError, match="length 3 but 7 values"):
-        border.losses({"type": "list", "kinds": ["float"], "length": 3, "values": [0.5] * 7}, "losses", 3)
+        border.losses({"type": "list", "kinds": ["float"], "length": 3, "values": [0.5] * 7, "plain": True}, "losses", 3)
     with pytest.raises(border.BorderError, match="whole number"):
-        border.losses({"type": "list", "kinds": ["float"], "length": 10**6, "values": None}, "losses", 3)
-    good = border.losses({"type": "list", "kinds": ["float"], "length": 3, "values": [0.7, 0.6, float("nan")]},
-                         "losses", 3)
+        border.losses({"type": "list", "kinds": ["float"], "length": 10**6, "values": None, "plain": True}, "losses", 3)
+    good = border.losses({"type": "list", "kinds": ["float"], "length": 3, "values": [0.7, 0.6, float("nan")],
+                          "plain": True}, "losses", 3)
     assert good["values"][:2] == [0.7, 0.6] and not good["finite"]
 
 
 def test_too_many_runs_and_unknown_keys_are_refused(plan):
-    run = {"error": None, "seed": 1, "losses": {"type": "list", "kinds": [], "length": 0, "values": []},
+    run = {"error": None, "seed": 1, "losses": {"type": "list", "kinds": [], "length": 0, "values": [], "plain": True},
            "final_state": {k: v.clone() for k, v in plan.grader_init.items()}}
     with pytest.raises(border.BorderError, match="at most"):
         border.validate("end_to_end", {"runs": [run] * 400}, plan)

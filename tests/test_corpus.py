@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.grade import grade
-from submissions import MUTANTS, VARIANTS, build
+from submissions import MUTANTS, VARIANTS, Submission, _replace, build
 
 pytestmark = pytest.mark.slow
 
@@ -34,9 +34,21 @@ def test_correct_variant_passes_every_check(submission, tmp_path):
 @pytest.mark.parametrize(
     ("name", "expected_failures"),
     [("MeanSummaryReturnsLastState", {"mean_summary"}), ("MovesModelNotData", {"device_placement"}),
-     ("OptimisesFlippedLabels", {"loss_decreases"})],
+     ("OptimisesFlippedLabels", {"loss_decreases"}),
+     ("HardCodedCuda", {"device_placement"})],  # also on a grader without a GPU: trained on its CPU (spy.CudaOnCpu)
 )
 def test_one_bug_costs_only_its_own_checks(name, expected_failures, tmp_path):
     submission = next(s for s in MUTANTS if s.name == name)
     report = grade(build(submission, tmp_path))
     assert {v.check for v in report.verdicts if not v.passed} == expected_failures
+
+
+def test_losses_returned_as_tensors_cost_train_returns_losses_only(tmp_path):
+    """`losses.append(loss)`: the numbers are right, their type is not. loss_decreases compares the values with the
+    recomputed losses and passes; train_returns_losses fails and says why."""
+    submission = Submission("ReturnsTensors", _replace("losses.append(loss.item())", "losses.append(loss)"))
+    report = grade(build(submission, tmp_path))
+    failed = {v.check: v for v in report.verdicts if not v.passed}
+    assert set(failed) == {"train_returns_losses"}, {k: v.observed for k, v in failed.items()}
+    assert "list of Tensor, not of Python floats" in failed["train_returns_losses"].observed
+    assert "loss.item()" in failed["train_returns_losses"].fix

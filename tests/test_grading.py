@@ -59,8 +59,66 @@ def test_cli_grade_writes_reports(tmp_path, capsys):
     suite = ET.parse(tmp_path / "junit.xml").getroot()
     assert suite.get("tests") == str(len(REGISTRY)) and suite.get("failures") == "0"
     html = (tmp_path / "feedback.html").read_text()
-    assert html.count("<img") == 3 and "Traceback" not in html
+    assert html.count("<img") == 4 and "Traceback" not in html
     assert "summarize_is_last_state" in html
+    page = _page(html)
+    assert [c.split(":")[0] for c in page["captions"]] == ["Your model"] * 2 + ["The grader's model trained by your train()"] * 2
+    assert page["status"] == ["passed"] * len(REGISTRY)  # pass and fail in words, not colour only
+
+
+def _page(html: str) -> dict[str, list[str]]:
+    """The feedback page's figure captions, notes on figures not drawn, and the status column, as text."""
+    from html.parser import HTMLParser
+
+    found: dict[str, list[str]] = {"captions": [], "missing": [], "status": []}
+
+    class Reader(HTMLParser):
+        where, cells = None, 0
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "figcaption":
+                self.where = "captions"
+            elif tag == "p" and attrs.get("class") == "missing":
+                self.where, self.text = "missing", ""
+            elif tag == "tr":
+                self.cells = 0
+            elif tag == "td":
+                self.cells += 1
+                self.where = "status" if self.cells == 4 else None
+
+        def handle_endtag(self, tag):
+            if tag == "p" and self.where == "missing":
+                found["missing"].append(self.text)
+            if tag in ("figcaption", "p", "td"):
+                self.where = None
+
+        def handle_data(self, data):
+            if self.where == "missing":
+                self.text += data
+            elif self.where:
+                found[self.where].append(data.strip())
+
+    Reader().feed(html)
+    return found
+
+
+@pytest.mark.slow
+def test_feedback_shows_the_students_own_model_or_says_why_not(tmp_path):
+    """A wrong summary: the page still shows the student's model's learning curve, says why its embeddings are not
+    drawn, and shows the grader's model trained by the student's train()."""
+    import submissions
+
+    from autograder.report import write_all
+
+    mutant = next(s for s in submissions.MUTANTS if s.name == "SummarizeReturnsFirstStep")
+    report = grade(submissions.build(mutant, tmp_path))
+    page = _page(write_all(report, tmp_path / "out")["feedback"].read_text())
+    assert page["captions"][0].startswith("Your model: your ClassifierWithRNN trained by your train(), the losses")
+    assert len(page["missing"]) == 1 and page["missing"][0].startswith("Your model: your ClassifierWithRNN")
+    assert "not drawn: not judged: summarize_is_last_state did not pass" in page["missing"][0]
+    assert sum(c.startswith("The grader's model") for c in page["captions"]) == 2
+    assert "not passed" in page["status"]
 
 
 def test_release_gets_zero_on_every_stub(tmp_path, capsys):
@@ -120,6 +178,42 @@ def test_endless_loop_times_out_and_the_rest_is_scored(tmp_path):
     assert verdicts["shapes"].passed
     assert not verdicts["loss_decreases"].passed
     assert "did not finish within 15 s" in verdicts["loss_decreases"].observed
+    assert "the grader's own loop does this run's 500 full-batch epochs" in verdicts["loss_decreases"].observed
+    assert not verdicts["loss_decreases"].internal_error  # the machine did not slow down: the submission's time
+
+
+def test_time_limits_follow_the_work_and_the_pace():
+    """The limits grow with the rows and epochs and with this machine's measured pace, never below the floors."""
+    from autograder import limits
+    from autograder.recipe import Recipe
+
+    recipe = Recipe()
+    quiet = limits.limits_for(recipe, 0.0025)  # the fixture on a quiet machine: 2.5 ms per epoch
+    assert quiet == limits.FLOORS
+    busy = limits.limits_for(recipe, 0.25)  # 23k rows on a busy machine: 250 ms per epoch
+    assert busy["training"] == limits.ALLOWANCE + limits.MARGIN * 500 * 0.25
+    assert busy["end_to_end"] == limits.ALLOWANCE + limits.MARGIN * 6 * 500 * 0.25
+    assert limits.limits_for(Recipe(epochs=1000), 0.25)["training"] > busy["training"]
+
+
+def test_a_timeout_on_a_machine_that_slowed_down_is_the_graders_problem():
+    """A probe out of time while the machine itself got 3x slower: flagged as the grader's, not scored."""
+    from autograder.checks import Verdict
+    from autograder.judges import Context, _probe_failed
+    from autograder.limits import Pace
+    from autograder.recipe import Recipe
+    from autograder.runner import ProbeOutcome
+
+    outcome = ProbeOutcome("training", error={"type": "Timeout", "message": "did not finish within 180 s",
+                                              "where": []})
+    slowed = Context(Recipe(), plan=None, device="cpu", pace=Pace(0.06, {}, 23000, after_timeout=0.18))
+    v = Verdict("loss_decreases", 2)
+    assert _probe_failed(v, outcome, "training", slowed)
+    assert v.internal_error and "3.0 times slower" in v.observed and "Nothing on your side" in v.fix
+    steady = Context(Recipe(), plan=None, device="cpu", pace=Pace(0.06, {}, 23000, after_timeout=0.07))
+    v = Verdict("loss_decreases", 2)
+    assert _probe_failed(v, outcome, "training", steady)
+    assert not v.internal_error and "in about 30 s on this machine now" in v.observed
 
 
 def test_nan_loss_is_reported(tmp_path):
@@ -156,3 +250,25 @@ def test_a_module_level_name_grading_could_not_define_is_explained(tmp_path):
 
     assert "not run in grading (costs nothing by itself): code cell 8, line 1" in table(report)
     assert "not run in grading" in results_json(report)["output"]
+
+
+def _busy() -> None:
+    while True:
+        pass
+
+
+@pytest.mark.slow
+def test_the_reference_scores_full_marks_on_a_busy_machine():
+    """Two CPU-bound processes beside the grading (a 2-core machine, fully busy): still 12 / 12, on pace."""
+    import multiprocessing
+
+    busy = [multiprocessing.get_context("spawn").Process(target=_busy, daemon=True) for _ in range(2)]
+    for process in busy:
+        process.start()
+    try:
+        report = grade(REFERENCE_NOTEBOOK)
+    finally:
+        for process in busy:
+            process.terminate()
+            process.join()
+    assert report.score == TOTAL_POINTS, {v.check: v.observed for v in report.verdicts if not v.passed}

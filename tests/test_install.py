@@ -35,22 +35,34 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
 
 def _venv(folder: Path, wheel: Path | None) -> Path:
     """A fresh venv with torch 2.13.0 and, when given, the wheel (pinned constraints); returns its bin/."""
-    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=300)
+    # A clean environment: an earlier test may have loaded a course's nbgrader_config.py in this process, which
+    # puts the checkout on PYTHONPATH; pip would then find the kit "already satisfied" and install nothing.
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=300, env=clean)
     pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "torch==2.13.0"], check=True, timeout=900, capture_output=True)
+    subprocess.run([*pip, "torch==2.13.0"], check=True, timeout=900, capture_output=True, env=clean)
     if wheel is not None:
         done = subprocess.run([*pip, "-c", str(CONSTRAINTS), str(wheel)], timeout=1200, capture_output=True,
-                              text=True)
+                              text=True, env=clean)
         assert done.returncode == 0, done.stderr[-3000:]
+        found = subprocess.run([str(folder / "bin" / "python"), "-c", "import autograder; print(autograder.__file__)"],
+                               cwd=folder, capture_output=True, text=True, timeout=120, env=clean)
+        assert found.stdout.startswith(str(folder)), (found.stdout, found.stderr, done.stdout[-2000:])
+        assert (folder / "bin" / "autograder").is_file()
     return folder / "bin"
 
 
 def _run(bin_dir: Path, *args: str, cwd: Path, timeout: float = 900, env: dict | None = None):
+    """Runs a command of the fresh venv: its bin/ first on PATH (nbgrader calls alembic) and the test run's own
+    environment (tox's bin/, PYTHONPATH, VIRTUAL_ENV) left out, so nothing falls back to the checkout's kit."""
     environment = dict(os.environ, **(env or {}))
-    environment["PATH"] = str(bin_dir) + os.pathsep + environment["PATH"]  # nbgrader calls alembic
-    for name in ("PYTHONPATH", "VIRTUAL_ENV"):  # nothing of the repository's environment
+    ours = {str(Path(sys.executable).parent), os.environ.get("VIRTUAL_ENV", "") + "/bin"}
+    environment["PATH"] = os.pathsep.join([str(bin_dir)] + [p for p in environment["PATH"].split(os.pathsep)
+                                                            if p and p not in ours])
+    for name in ("PYTHONPATH", "VIRTUAL_ENV"):
         environment.pop(name, None)
-    return subprocess.run(list(args), cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
+    command = [str(bin_dir / args[0]) if (bin_dir / args[0]).is_file() else args[0], *args[1:]]
+    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
 
 
 def _hidden_texts() -> set[str]:

@@ -75,3 +75,14 @@ def test_train_on_cuda_moves_model_and_data(reference, fixture_data):
     assert {p.device.type for p in model.parameters()} == {"cuda"}
     assert losses[-1] < losses[0] - 0.1
     assert lesson.document_embeddings(model, tokens).shape == (len(y), 2)
+
+
+def test_learning_curve_reads_tensor_losses_and_names_the_mistake(tmp_path, capsys):
+    """A train() that returns `loss` (tensors that require grad) still gets its plot, with one line saying what to
+    change; something that is no list of losses gets one clear error, not a NumPy traceback."""
+    loss = torch.tensor(0.7, requires_grad=True) * 1.0
+    lesson.plot_learning_curve([loss, loss * 0.5], path=tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").is_file()
+    assert "append loss.item(), not loss" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="needs a list of losses"):
+        lesson.plot_learning_curve(0.7, path=tmp_path / "other.png")

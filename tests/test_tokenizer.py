@@ -52,3 +52,40 @@ def test_fixture_headlines_fit_in_30_tokens():
     assert tokens.shape == (len(frame), 30) and tokens.dtype == torch.long
     lengths = (tokens != lesson.pad_id(sp)).sum(1)
     assert lengths.max() < 30 and lengths.min() > 10
+
+
+def test_the_tokenizer_beside_the_data_is_chosen_and_a_missing_one_is_said(tmp_path, monkeypatch, capsys):
+    """Other data: the tokenizer beside them, or $FAKENEWS_TOKENIZER; else the fixture's, with a warning."""
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(lesson.fixture_dir() / "FakeNewsNet.csv", data / "FakeNewsNet.csv")
+    lesson.load_tokenizer(data=data)
+    assert "warning: no fakenews_tokenizer.model beside" in capsys.readouterr().out
+    assert lesson.tokenizer_path(data=data) == lesson.fixture_dir() / "fakenews_tokenizer.model"
+    lesson.train_tokenizer(data / "FakeNewsNet.csv", data / "fakenews_tokenizer", vocab_size=200)
+    assert lesson.tokenizer_path(data=data) == data / "fakenews_tokenizer.model"
+    assert lesson.load_tokenizer(data=data).get_piece_size() == 200
+    assert "warning" not in capsys.readouterr().out
+    monkeypatch.setenv("FAKENEWS_TOKENIZER", str(lesson.fixture_dir() / "fakenews_tokenizer.model"))
+    assert lesson.load_tokenizer(data=data).get_piece_size() == 600
+    assert lesson.load_tokenizer().get_piece_size() == 600 and "warning" not in capsys.readouterr().out
+
+
+def test_a_tokenizer_that_does_not_fit_the_titles_is_said(capsys):
+    sp = lesson.load_tokenizer()
+    lesson.encode_titles(sp, ["plain words the fixture knows"])
+    assert "warning" not in capsys.readouterr().out
+    lesson.encode_titles(sp, ["Ωμέγα 漢字 ✓✓✓ ψψψ"] * 3)
+    assert "of the pieces are unknown to this tokenizer" in capsys.readouterr().out
+
+
+def test_grading_other_data_without_their_tokenizer_warns(tmp_path, capsys):
+    import shutil
+
+    from autograder.recipe import default_data_paths
+
+    shutil.copy(lesson.fixture_dir() / "FakeNewsNet.csv", tmp_path / "FakeNewsNet.csv")
+    paths = default_data_paths(str(tmp_path))
+    assert paths.tokenizer.endswith("fakenews_tokenizer.model") and "pass --tokenizer" in capsys.readouterr().err

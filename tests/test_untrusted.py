@@ -9,6 +9,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,30 @@ def test_sandbox_level_can_be_chosen_and_is_checked(monkeypatch):
     finally:
         sandbox.best.cache_clear()
         os.environ.pop("AUTOGRADER_SANDBOX", None)
+
+
+def test_concurrent_workers_lease_distinct_uids(tmp_path, monkeypatch):
+    """At the uid level, 12 workers starting at once on a range of 12 uids each get a uid of its own (a lock per
+    uid): two workers never share one, so one's clean-up can never end the other's processes."""
+    monkeypatch.setattr(sandbox, "UID_RANGE", range(62000, 62012))
+    monkeypatch.setattr(sandbox, "UID_LOCKS", tmp_path / "locks")
+    box = sandbox.Sandbox("uid")
+    leased, start, errors = [], threading.Barrier(12), []
+
+    def worker():
+        try:
+            start.wait()
+            with box.lease_uid() as uid:
+                leased.append(uid)
+                time.sleep(0.5)
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and sorted(leased) == list(range(62000, 62012))
+    with box.lease_uid() as again:  # all released
+        assert again in range(62000, 62012)

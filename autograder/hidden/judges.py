@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from autograder.judges import Context, _case_problem, _error_text, _losses_problem, _pass_if_confirmed, _probe_failed
+from autograder.judges import Context, _case_problem, _error_text, _pass_if_confirmed, _probe_failed, _values_problem
 from autograder.metrics import separability_score
 from autograder.recompute import document_summaries, full_batch_loss, missing_keys, prior_entropy, summarize_with
 
@@ -191,7 +191,7 @@ def loss_decreases(v, outcome, ctx: Context) -> None:
     end = full_batch_loss(final, ctx.tokens, ctx.y, "grader")
     reported = data["losses"]
     margins = {"drop": start - end - t.loss_drop, "below_prior": prior - t.below_prior - end}
-    problem = _losses_problem(reported, recipe.epochs)
+    problem = _values_problem(reported, recipe.epochs)
     if problem is None:
         first, last = reported["values"][0], reported["values"][-1]
         margins["reported_first"] = t.reported_first - abs(first - start)
@@ -262,6 +262,9 @@ def end_to_end(v, outcome, ctx: Context) -> None:
                   f"up to {recipe.restarts} seeds")
     if _probe_failed(v, outcome, v.expected, ctx):
         return
+    finished = [r for r in outcome.data["runs"] if not r["error"] and r["losses"]["values"] is not None]
+    if finished:  # the feedback's learning curve of the student's own model (its last run)
+        v.details["losses"] = finished[-1]["losses"]["values"]
     summarize = ctx.verdicts.get("summarize_is_last_state")
     if summarize is None or not summarize.passed:
         v.observed = "not judged: summarize_is_last_state did not pass, so the summary cannot be recomputed"

@@ -1,0 +1,134 @@
+"""Thresholds belong to a dataset (autograder/hidden/calibrations.py): the shipped fixture calibration, how new
+thresholds are derived, what grading uncalibrated data does, and (CI only) calibrate --data then grade --data on a
+generated full-size dataset."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from autograder import cli
+from autograder.hidden import calibrations
+from autograder.hidden.judges import Thresholds
+from autograder.recipe import DataPaths, fixture_paths
+from conftest import FIXTURE, REFERENCE_NOTEBOOK, REPO
+
+
+@pytest.fixture(autouse=True)
+def _own_calibrations(tmp_path, monkeypatch):
+    """Each test starts with no calibrations of the user's: only the shipped ones."""
+    monkeypatch.setenv(calibrations.USER_ENV, str(tmp_path / "user-calibrations"))
+
+
+def test_the_fixture_calibration_is_shipped_and_is_the_default():
+    paths = fixture_paths()
+    found = calibrations.lookup(paths.csv, paths.tokenizer)
+    assert found is not None and "fixture" in found.name and found.rows == 400
+    assert asdict(found.thresholds) == asdict(Thresholds())  # one set of numbers: the shipped file, the defaults
+
+
+def test_thresholds_are_derived_halfway_or_kept_when_nothing_separates():
+    def record(kind, after, before=0.5, targeted=True, scores=None, check="separability"):
+        return {"check": check, "kind": kind, "targeted": targeted, "score_after": after, "score_before": before,
+                "scores": scores}
+
+    records = [record("reference", 0.83), record("variant", 0.85), record("mutant", 0.55)]
+    records += [record("reference", None, scores=[0.70, 0.74], check="end_to_end")]
+    thresholds, measured = calibrations.derive(records)
+    assert thresholds.separable == round((0.83 + 0.55) / 2, 3)  # halfway between worst right and best wrong
+    assert thresholds.separable_gain == round((0.33 + 0.05) / 2, 3)
+    assert thresholds.end_to_end == round(0.74 - calibrations.SPARE, 3)  # no targeted mutant: a spare below
+    assert thresholds.loss_drop == Thresholds().loss_drop  # the loss thresholds are not a dataset's
+    overlapping = [record("reference", 0.60), record("mutant", 0.70)]
+    thresholds, measured = calibrations.derive(overlapping)
+    assert thresholds.separable == Thresholds().separable and "no line separates" in measured["separable"]["kept"]
+
+
+def _other_data(folder: Path, extra_rows: int = 1) -> DataPaths:
+    """The fixture with a few more rows: other data, with another fingerprint."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURE / "fakenews_tokenizer.model", folder / "fakenews_tokenizer.model")
+    text = (FIXTURE / "FakeNewsNet.csv").read_text()
+    extra = "".join(f"Extra headline number {i} about a star,u,d,1,1\n" for i in range(extra_rows))
+    (folder / "FakeNewsNet.csv").write_text(text + extra)
+    return DataPaths(str(folder / "FakeNewsNet.csv"), str(folder / "fakenews_tokenizer.model"))
+
+
+def test_grading_uncalibrated_data_warns_in_every_report(tmp_path, capsys):
+    data = _other_data(tmp_path / "data")
+    code = cli.main(["grade", str(REFERENCE_NOTEBOOK), "--data", data.csv, "--only", "shapes",
+                     "--out", str(tmp_path / "out")])
+    assert code == 0  # the verdicts stand; the warning says on what thresholds
+    printed = capsys.readouterr().out
+    assert "grader warning: UNCALIBRATED DATA" in printed and "autograder calibrate --data" in printed
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["extra_data"]["calibration"].startswith("uncalibrated")
+    assert "UNCALIBRATED DATA" in results["extra_data"]["warnings"][0]
+    assert "Grader warning: UNCALIBRATED DATA" in (tmp_path / "out" / "feedback.html").read_text()
+    code = cli.main(["grade", str(REFERENCE_NOTEBOOK), "--only", "shapes", "--out", str(tmp_path / "fixture")])
+    results = json.loads((tmp_path / "fixture" / "results.json").read_text())
+    assert code == 0 and results["extra_data"]["calibration"].startswith("calibrated on the offline fixture")
+    assert results["extra_data"]["warnings"] == []
+
+
+def _full_size(folder: Path, rows: int) -> DataPaths:
+    """A generated dataset of `rows` headlines in the Kaggle schema (the fixture's generator), with its tokenizer."""
+    sys.path.insert(0, str(REPO / "data_fixtures"))
+    from make_fixture import make_rows
+
+    from autograder.data import KAGGLE_COLUMNS, train_tokenizer
+
+    folder.mkdir(parents=True)
+    with open(folder / "FakeNewsNet.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(KAGGLE_COLUMNS))
+        writer.writeheader()
+        writer.writerows(make_rows(rows, 0.75, seed=11))
+    train_tokenizer(folder / "FakeNewsNet.csv", folder / "fakenews_tokenizer", vocab_size=600)
+    return DataPaths(str(folder / "FakeNewsNet.csv"), str(folder / "fakenews_tokenizer.model"))
+
+
+@pytest.mark.slow
+@pytest.mark.ci_only
+def test_calibrate_then_grade_on_a_full_size_dataset(tmp_path, capsys):
+    """23,000 generated headlines: `calibrate --data` stores thresholds under the data's fingerprint; `grade --data`
+    then uses them: the reference gets full marks, a mutant fails the check it targets."""
+    data = _full_size(tmp_path / "full", 23000)
+    code = cli.main(["calibrate", "--data", data.csv, "--seeds", "1", "--jobs", "2",
+                     "--only", "reference", "ShuffledLabels", "--out", str(tmp_path / "calibration")])
+    assert code == 0
+    stored = json.loads((tmp_path / "calibration" / "thresholds.json").read_text())
+    assert stored["fingerprint"] == calibrations.fingerprint(data.csv, data.tokenizer) and stored["rows"] == 23000
+    measured = stored["measured"]["separable"]
+    assert measured["correct_runs"] == 1 and measured["mutant_runs"] == 1 and "kept" not in measured, measured
+    assert measured["mutant_max"] < stored["thresholds"]["separable"] < measured["correct_min"]
+    capsys.readouterr()
+    code = cli.main(["grade", str(REFERENCE_NOTEBOOK), "--data", data.csv, "--out", str(tmp_path / "graded")])
+    results = json.loads((tmp_path / "graded" / "results.json").read_text())
+    assert code == 0 and results["score"] == 12, capsys.readouterr().out
+    assert results["extra_data"]["calibration"].startswith("calibrated on " + data.csv)
+    assert results["extra_data"]["warnings"] == []
+
+    import submissions
+
+    from autograder.grade import grade
+
+    mutant = next(s for s in submissions.MUTANTS if s.name == "ShuffledLabels")
+    report = grade(submissions.build(mutant, tmp_path), names=["separability"], data=data)
+    assert not report.verdicts[0].passed and report.calibration.startswith("calibrated")
+
+
+@pytest.mark.slow
+def test_calibration_grades_the_corpus_in_process_as_the_worker_would(tmp_path):
+    """The in-process runner (calibration's) gives the notebook its helper module, as the sandboxed worker does:
+    the reference passes every check there too."""
+    from autograder.grade import grade
+    from autograder.runner import run_in_process
+
+    report = grade(REFERENCE_NOTEBOOK, runner=run_in_process, parallel=1, device="cpu")
+    assert all(v.passed for v in report.verdicts), {v.check: v.observed for v in report.verdicts if not v.passed}
