@@ -265,9 +265,18 @@ def tokenizer_path(path: str | os.PathLike | None = None, data: str | os.PathLik
         return Path(path).expanduser()
     if os.environ.get(TOKENIZER_ENV):
         return Path(os.environ[TOKENIZER_ENV]).expanduser()
-    csv_path = resolve_data(data)
-    beside = csv_path.parent / TOKENIZER_NAME
+    return tokenizer_beside(resolve_data(data))
+
+
+def tokenizer_beside(csv_path: str | os.PathLike) -> Path:
+    """fakenews_tokenizer.model in the CSV's folder, else the fixture's."""
+    beside = Path(csv_path).parent / TOKENIZER_NAME
     return beside if beside.is_file() else fixture_dir() / TOKENIZER_NAME
+
+
+def borrows_fixture_tokenizer(csv_path: str | os.PathLike, tokenizer: str | os.PathLike) -> bool:
+    """Data other than the fixture, tokenized with the fixture's small tokenizer: worth a warning."""
+    return Path(tokenizer) == fixture_dir() / TOKENIZER_NAME and Path(csv_path) != fixture_dir() / CSV_NAME
 
 
 def load_tokenizer(path: str | os.PathLike | None = None, *, data: str | os.PathLike | None = None,
@@ -275,8 +284,8 @@ def load_tokenizer(path: str | os.PathLike | None = None, *, data: str | os.Path
     """Loads a sentencepiece model (see tokenizer_path: default, the one beside the data) and checks that it has a
     <PAD> piece. Says so when data other than the fixture get the fixture's tokenizer."""
     chosen = tokenizer_path(path, data)
-    if verbose and path is None and not os.environ.get(TOKENIZER_ENV) and chosen == fixture_dir() / TOKENIZER_NAME \
-            and resolve_data(data) != fixture_dir() / CSV_NAME:
+    if verbose and path is None and not os.environ.get(TOKENIZER_ENV) and \
+            borrows_fixture_tokenizer(resolve_data(data), chosen):
         print(f"warning: no {TOKENIZER_NAME} beside {resolve_data(data)}: using the offline sample's small tokenizer "
               f"({chosen}). Train one for these data: fakenews-lesson train-tokenizer {resolve_data(data)} "
               f"--vocab-size 5000 --model-prefix {resolve_data(data).parent / 'fakenews_tokenizer'}")

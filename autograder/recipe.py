@@ -53,9 +53,8 @@ def default_data_paths(data: str | None = None, tokenizer: str | None = None) ->
 
     csv = lesson_data.resolve_data(data if data is not None else "fixture")
     if tokenizer is None:
-        beside = Path(csv).parent / lesson_data.TOKENIZER_NAME
-        tokenizer = beside if beside.is_file() else lesson_data.fixture_dir() / lesson_data.TOKENIZER_NAME
-        if not beside.is_file() and Path(csv) != lesson_data.fixture_dir() / lesson_data.CSV_NAME:
+        tokenizer = lesson_data.tokenizer_beside(csv)
+        if lesson_data.borrows_fixture_tokenizer(csv, tokenizer):
             import sys
 
             print(f"autograder: warning: no {lesson_data.TOKENIZER_NAME} beside {csv}: grading with the offline "
