@@ -11,14 +11,16 @@ folder with the machine running this command.
 Nothing is lost. Only this process writes DIR, and each student's folder `DIR/students/<student>/` (results.json,
 feedback.html, junit.xml, row.json) appears in one atomic rename when that student is done. A batch that is killed
 and started again grades only the students without a folder (or whose notebook changed since); `--regrade` grades
-everyone again. `DIR/grades.csv`, one row per student (total, each check's points, status, reason), is rewritten
-atomically after every student. A submission whose grading crashed or ran past `--timeout` is `error`, with the
-reason, and no score: not a 0.
+everyone again. `DIR/grades.csv`, one row per student in the one grades table's columns (autograder/grades_table.py:
+status, the automatic points and each check's, the answers left to grade, the reason), is rewritten atomically after
+every student. A submission whose grading crashed or ran past its limit is `error`, with the reason, and no score:
+not a 0. The limit follows the work: once a grading has measured this machine's pace on the
+grading data (autograder/limits.py), it may take every probe's limit in turn plus an allowance
+(`limits.grading_limit`); `--timeout` sets a fixed number of seconds instead.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import logging
@@ -37,7 +39,6 @@ from autograder.course import ASSIGNMENT
 
 STATUS_GRADED, STATUS_ERROR = "graded", "error"
 LOG = logging.getLogger("autograder.batch")
-TASK_TIMEOUT = 900.0  # seconds for one submission; grade()'s own worker limits end it well before
 
 
 @dataclass
@@ -93,25 +94,44 @@ def discover(submissions: Path, assignment: str = ASSIGNMENT) -> dict[str, Path 
     return dict(sorted(found.items()))
 
 
-def grade_task(student: str, name: str, notebook: bytes, data: dict | None, timeout: float) -> dict:
-    """Runs on a Dask worker: grades one notebook; returns its row and its reports as plain data."""
+def grade_task(student: str, name: str, notebook: bytes, data: dict | None, timeout: float | None = None) -> dict:
+    """Runs on a Dask worker: grades one notebook; returns its row and its reports as plain data. The grading may
+    take `timeout` seconds, or, by default, what its measured pace allows (limits.grading_limit)."""
     import concurrent.futures
 
+    from autograder import limits
     from autograder.grade import grade
     from autograder.recipe import DataPaths
     from autograder.report import write_all
 
     start = time.perf_counter()
+    deadline = {"at": start + (timeout if timeout is not None else limits.BEFORE_PACE), "why": None}
+
+    def paced(pace) -> None:
+        if timeout is None:
+            bound = limits.grading_limit(pace)
+            deadline.update(at=time.perf_counter() + bound,
+                            why=f"its limit of {bound:.0f} s (every probe's limit in turn at this machine's pace: "
+                                f"{pace.epoch_seconds * 1e3:.1f} ms per full-batch epoch on {pace.rows} rows)")
+
     with tempfile.TemporaryDirectory(prefix="batch-") as tmp:
         path = Path(tmp) / (_safe_id(Path(name).name) or "submission.ipynb")
         path.write_bytes(notebook)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(grade, path, parallel=1, data=DataPaths(**data) if data else None)
+        future = pool.submit(grade, path, parallel=1, data=DataPaths(**data) if data else None, on_pace=paced)
+        report = None
         try:
-            report = future.result(timeout=timeout)
+            while report is None:
+                try:
+                    report = future.result(timeout=max(0.0, min(5.0, deadline["at"] - time.perf_counter())))
+                except concurrent.futures.TimeoutError:
+                    if time.perf_counter() >= deadline["at"]:
+                        raise
         except concurrent.futures.TimeoutError:
             pool.shutdown(wait=False)
-            return {"row": asdict(Row(student, STATUS_ERROR, reason=f"grading ran past {timeout:.0f} s")), "files": {}}
+            limit = deadline["why"] or f"{(timeout if timeout is not None else limits.BEFORE_PACE):.0f} s"
+            return {"row": asdict(Row(student, STATUS_ERROR, reason=f"grading ran past {limit}: a grader "
+                                      "problem (each worker stops at its own limit before this)")), "files": {}}
         except Exception as err:  # noqa: BLE001 - recorded as this student's error; the batch goes on
             return {"row": asdict(Row(student, STATUS_ERROR, reason=f"grading failed: {type(err).__name__}: {err}")),
                     "files": {}}
@@ -169,16 +189,17 @@ class Output:
             shutil.rmtree(folder, ignore_errors=True)
 
     def write_csv(self, students: list[str], rows: dict[str, Row]) -> Path:
-        checks = [c.name for c in REGISTRY]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["student", "status", "total", "max_total", *checks, "reason"])
+        """grades.csv in the one table's columns (autograder/grades_table.py): the answers empty, the batch grades
+        none of them."""
+        from autograder import grades_table
+
+        lines = []
         for student in students:
             row = rows.get(student) or Row(student, "pending")
             graded = row.total is not None and row.status == STATUS_GRADED
-            writer.writerow([student, row.status, f"{row.total:g}" if graded else "", f"{row.max_total:g}",
-                             *((f"{row.points.get(c, 0):g}" if graded else "") for c in checks),
-                             clean_text(row.reason, 300).replace("\n", " ")])
+            lines.append(grades_table.line(student, row.status, row.points if graded else None,
+                                           reason=clean_text(row.reason, 300)))
+        buffer = io.StringIO(grades_table.text(lines))
         path = self.out / "grades.csv"
         tmp = path.with_name(".grades.csv.tmp")
         tmp.write_text(buffer.getvalue())
@@ -191,7 +212,7 @@ def _sha256(path: Path) -> str:
 
 
 def run_batch(submissions: Path, out: Path, *, workers: int | None = None, scheduler: str | None = None,
-              regrade: bool = False, data=None, timeout: float = TASK_TIMEOUT, progress: bool = True,
+              regrade: bool = False, data=None, timeout: float | None = None, progress: bool = True,
               assignment: str = ASSIGNMENT) -> dict[str, Row]:
     """Grades every submission not graded yet; returns every student's row (grades.csv holds the same)."""
     from dask.distributed import Client, LocalCluster, as_completed

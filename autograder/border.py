@@ -226,13 +226,13 @@ def training_probe(data, plan) -> dict:
     result = {"error": error(data["error"], "error"), "epochs": _int(data["epochs"], "epochs"),
               "final_state": state(data["final_state"], "final_state", shapes),
               "steps": _int(data["steps"], "steps")}
-    checkpoints = data["checkpoints"]
-    if type(checkpoints) is not dict or len(checkpoints) > len(plan.recipe.checkpoints):
-        _fail("checkpoints", "more checkpoints than asked for")
-    wanted = {str(e) for e in plan.recipe.checkpoints}
-    if not set(checkpoints) <= wanted:
+    checkpoints, recipe = data["checkpoints"], plan.recipe
+    wanted = {str(e) for e in recipe.loss_epochs()}
+    if type(checkpoints) is not dict or not set(checkpoints) <= wanted:
         _fail("checkpoints", "checkpoints at epochs that were not asked for")
-    result["checkpoints"] = {k: state(v, f"checkpoints[{k}]", shapes) for k, v in checkpoints.items()}
+    result["checkpoints"] = {k: [state(s, f"checkpoints[{k}][{i}]", shapes)
+                                 for i, s in enumerate(_list(v, f"checkpoints[{k}]", recipe.samples + 1))]
+                             for k, v in checkpoints.items()}
     if result["error"] is None:
         if "losses" not in data:
             _fail("result", "no losses and no error")

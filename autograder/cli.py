@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("--workers", type=int, help="local Dask workers (default: one per core)")
     many.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786)")
     many.add_argument("--regrade", action="store_true", help="grade again the students already graded")
-    many.add_argument("--timeout", type=float, default=900, help="seconds per submission (default 900)")
+    many.add_argument("--timeout", type=float, help="seconds per submission (default: from the work and this "
+                      "machine's measured pace, see autograder/limits.py)")
     many.add_argument("--gradebook", help="also write the scores into this nbgrader gradebook URL "
                                           "(sqlite:///path/gradebook.db or postgresql+psycopg2://...)")
     many.add_argument("--course-id", default=course.COURSE_ID)

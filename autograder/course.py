@@ -41,10 +41,14 @@ if KIT:
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+    OverwriteKernelspec, SaveAutoGrades,
 )
 
-from autograder.nbgrader_plugins import EngineScores, FeedbackWithoutHiddenTests, GradedStderrToStdout  # noqa: E402
+from autograder.nbgrader_plugins import (  # noqa: E402
+    EngineScores, ExecuteUntilTheKernelDies, FeedbackWithoutHiddenTests, GradedStderrToStdout,
+    OverwriteCellsKnowingHiddenTests,
+)
 
 # The student's kernel runs in a sandbox (autograder/kernel_sandbox.py): only its notebook's folder is writable, no
 # other student's files, no course folder, no gradebook. The kernelspec lives in this folder's kernels/.
@@ -61,10 +65,19 @@ c.Execute.timeout = {timeout}
 # grades the notebook nbgrader executed with the sandboxed engine and writes each test cell's verdict and points
 # over what the kernel produced. Its grading data: the kit's fixture, or c.EngineScores.data = "/path/to/csv".
 # nbgrader gives a graded cell 0 points if it wrote to stderr: GradedStderrToStdout keeps such text as stdout.
+# A kernel that dies no longer abandons the notebook (ExecuteUntilTheKernelDies, nbgrader's Execute otherwise; its
+# settings are c.Execute's): the cell it died in says so, and the engine grades the code as `autograder batch` does.
 # The rest is nbgrader's default list.
 c.Autograde.autograde_preprocessors = [
-    Execute, EngineScores, GradedStderrToStdout, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    ExecuteUntilTheKernelDies, EngineScores, GradedStderrToStdout, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
+
+# nbgrader's sanitizing list, with OverwriteCells replaced: nbgrader warns that the checksum of every hidden-test cell
+# "has changed" for every student, untouched copies included (nbgrader issue #1961); this one warns only when the
+# student changed the cell. It restores the cell's source (hidden tests included) either way, as nbgrader does.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCellsKnowingHiddenTests, CheckCellMetadata,
 ]
 
 # Feedback shows each check's verdict (the test cell prints it) but not the hidden tests' source, nor a traceback

@@ -63,14 +63,16 @@ def _missing_names(check: Check, definitions: Definitions) -> list[str]:
 def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] | None = None,
           data: DataPaths | None = None, recipe: Recipe | None = None, device: str | None = None,
           thresholds=None, timeouts: dict[str, float] | None = None, runner=run_worker,
-          parallel: int = 2, namespace: dict | None = None, secret_material: bytes | None = None) -> GradeReport:
+          parallel: int = 2, namespace: dict | None = None, secret_material: bytes | None = None,
+          on_pace=None) -> GradeReport:
     """Every chosen check's verdict for one notebook; never raises because of the notebook or its workers.
 
     `runner` runs a group of probes (run_worker: a separate process with a time limit); `parallel` is how many
     groups run at once (1 for run_in_process, whose probes share the process's global state). With `namespace`
     (a running notebook's globals), the probes call the objects defined there, in this process, and `notebook` is
     only a label for the report; `secret_material` (the code of the notebook the kernel runs, when known) makes
-    its plan the one the file would get.
+    its plan the one the file would get. `on_pace` is called with the measured pace (limits.Pace) as soon as it is
+    known, before any probe runs: a caller that bounds the whole grading (a batch task) derives its bound from it.
     """
     start = time.perf_counter()
     checks = select(public_only, names)
@@ -79,7 +81,7 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
     try:
         _grade(report, notebook, data=data, recipe=recipe, device=device or "auto", thresholds=thresholds,
                timeouts=timeouts, runner=runner, parallel=parallel, namespace=namespace,
-               secret_material=secret_material)
+               secret_material=secret_material, on_pace=on_pace)
     except Exception as err:  # noqa: BLE001 - the grader's own failure: every check still gets a verdict
         if type(err).__name__ == "DataError":  # the grader's data, not the submission: nothing can be graded
             raise
@@ -98,7 +100,7 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
 
 
 def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, thresholds, timeouts, runner,
-           parallel: int, namespace, secret_material: bytes | None) -> None:
+           parallel: int, namespace, secret_material: bytes | None, on_pace=None) -> None:
     from autograder.plan import grading_secret, make_plan
 
     if namespace is not None:
@@ -128,6 +130,8 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
                                            else definitions.source.encode("utf-8", "surrogatepass"))
             plan = make_plan(recipe, data, grading_secret(material, recipe))
             paces.append(limits.measure(plan, recipe, timeouts))
+            if on_pace is not None:
+                on_pace(paces[0])
         except BaseException as err:  # never leave a worker waiting for its job
             job_ready.set_exception(err)
             raise
@@ -140,6 +144,17 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             thresholds = _calibrated_thresholds(report, data)
         context = Context(recipe, plan, report.device, thresholds, pace=paces[0])
         runs = list(running)
+    # A worker that died or ran out of time in one probe took the probes after it down with it: they run again, in
+    # a fresh worker, so that a bug costs the checks of the probe it broke, not those that happened to share it.
+    pending = list(zip(runs, groups))
+    while pending:
+        run, group = pending.pop(0)
+        lost = _lost_with(run, group)
+        if lost:
+            again = runner(job_ready.result, lost, recipe=recipe, device=device,
+                           timeout=lambda g=lost: limits.group_limit(paces[0], g))
+            runs.append(again)
+            pending.append((again, lost))
     if any(run.timed_out for run in runs):  # the machine, or the submission? Measure the pace again
         context.pace.after_timeout = limits.epoch_seconds(plan, recipe)
     from autograder import border
@@ -197,6 +212,17 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             report.verdicts.append(verdict)
     order = [c.name for c in checks]
     report.verdicts.sort(key=lambda v: order.index(v.check))
+
+
+def _lost_with(run, group: list[str]) -> list[str]:
+    """The probes a worker never ran: those after the one it died or ran out of time in (it sends each probe's
+    frame as soon as that probe is done, in order). None when it never loaded the definitions: a death there
+    would end the next worker the same way."""
+    if run.load is None:
+        return []
+    unfinished = [p for p in group if p in run.outcomes and not run.outcomes[p].ok
+                  and run.outcomes[p].error.get("type") in ("WorkerDied", "Timeout")]
+    return unfinished[1:]  # the first is the one it was running
 
 
 def _calibrated_thresholds(report: GradeReport, data: DataPaths):

@@ -65,6 +65,11 @@ def _probe_failed(v, outcome, what: str, ctx=None) -> bool:
         v.fix = "Let the grader's calls return normally: do not write to the grader's results or change its code."
     elif kind == "Timeout":
         _timed_out(v, outcome, ctx)
+    elif kind == "WorkerDied":
+        v.observed = f"your code raised no error, but {outcome.error['message']}"
+        v.fix = ("Something in your code ends the Python process (os._exit, a native crash) or it ran out of memory: "
+                 "in Jupyter the kernel dies the same way (\"the kernel appears to have died\"). Look for that call, "
+                 "or for memory use that grows with every epoch.")
     else:
         v.observed = f"your code did not run to the end: {_error_text(outcome.error, ctx)}"
         v.fix = "Run the cell in the notebook, read the error, and fix the line it names."
@@ -73,7 +78,7 @@ def _probe_failed(v, outcome, what: str, ctx=None) -> bool:
 
 def _timed_out(v, outcome, ctx) -> None:
     """A probe ran out of time: the submission's slowness, or the machine's (then flagged, not scored)."""
-    from autograder.limits import MARGIN
+    from autograder.limits import MARGIN, MINIBATCH, MINIBATCH_MARGIN
 
     pace, recipe = getattr(ctx, "pace", None), getattr(ctx, "recipe", None)
     v.observed = f"your code was still running when this check's time ran out ({outcome.error['message']})"
@@ -90,13 +95,18 @@ def _timed_out(v, outcome, ctx) -> None:
         return
     expected = pace.expected(outcome.name, recipe) if recipe is not None else 0.0
     if expected:
-        v.observed += (f"; the grader's own loop does this run's {expected / pace.epoch_seconds:.0f} full-batch epochs "
-                       f"on {pace.rows} rows in about {expected:.0f} s on this machine now "
-                       f"({pace.epoch_seconds * 1e3:.1f} ms per epoch), and the limit allows {MARGIN:g} times that "
+        epochs = expected / pace.epoch_seconds
+        v.observed += (f"; for this run's {epochs:.0f} epochs on {pace.rows} rows, the grader's own loop takes about "
+                       f"{expected:.0f} s on this machine now ({pace.epoch_seconds * 1e3:.1f} ms per full-batch "
+                       f"epoch)")
+        if pace.minibatch_seconds:
+            v.observed += (f", or about {epochs * pace.minibatch_seconds:.0f} s in minibatches of {MINIBATCH} rows "
+                           f"({pace.minibatch_seconds * 1e3:.0f} ms per epoch)")
+        v.observed += (f"; the limit allows {MARGIN:g} times the first, or {MINIBATCH_MARGIN:g} times the second, "
                        "plus the worker's start")
-        v.fix = ("Your train() is much slower per epoch than the lesson's loop (one forward, backward and step on the "
-                 "whole batch): time one epoch in the notebook, and remove per-step work (printing, copying the "
-                 "data, a loop over headlines).")
+        v.fix = ("Your train() is much slower per epoch than either: time one epoch in the notebook, and remove "
+                 f"per-step work (printing, copying the data, a loop over headlines, minibatches under {MINIBATCH} "
+                 "rows).")
 
 
 def _shape(t) -> str:

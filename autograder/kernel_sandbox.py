@@ -95,7 +95,14 @@ def command(connection_file: str, notebook_dir: Path, kit: Path) -> list[str] | 
     drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
             "--bounding-set=-all", "--no-new-privs", "--"]
     limits = sandbox.Limits(address_space=16 * 2**30, cpu_seconds=24 * 3600)  # the lesson itself runs here
-    return argv + drop + limits.prlimit() + [sys.executable, "-m", "ipykernel_launcher", "-f", inside]
+    return argv + drop + limits.prlimit() + [sys.executable, "-m", "ipykernel_launcher", "-f", inside, QUIET]
+
+
+# The kernel's own log, not the student's output (that goes to the notebook): started by this launcher rather than
+# by Jupyter, ipykernel prints its "Ctrl-C will not work" note and the connection file, and warns that TCP is not
+# encrypted (it listens on the loopback only, with the connection file's key signing every message), for every
+# student, into nbgrader's log, with nothing to act on. Only a critical failure of the kernel itself is logged.
+QUIET = "--IPKernelApp.log_level=CRITICAL"
 
 
 def main(argv: list[str]) -> int:
@@ -105,7 +112,7 @@ def main(argv: list[str]) -> int:
     sandboxed = command(connection_file, notebook_dir, kit)
     if sandboxed is None:
         print("autograder: bubblewrap cannot run here; this kernel is not sandboxed", flush=True)
-        os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file])
+        os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, QUIET])
     os.execvp(sandboxed[0], sandboxed)
     return 1
 

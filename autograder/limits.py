@@ -1,10 +1,13 @@
 """Time limits from the work asked for and this machine's measured speed.
 
-When a grading starts, the grader times a few full-batch epochs of its own model on the grading data (one thread, as
-the workers train), while the workers start beside it: the pace of a correct loop on this machine, now. Each probe's
-limit is then the work it asks for (epochs x restarts of full-batch training on these rows) at MARGIN times that
-pace, plus a fixed allowance for starting and for the small probes, and never below the floors (which the fixture
-needs on a quiet machine). A submission that runs at the reference's pace cannot reach its limit.
+When a grading starts, the grader times its own model on the grading data (one thread, as the workers train), while
+the workers start beside it: a few full-batch epochs (the lesson's loop), and a few steps on minibatches of
+MINIBATCH rows, scaled to an epoch (a correct loop may take minibatches, and then pays a fixed cost per step: on
+23,000 rows an epoch in batches of 32 takes about 16 times a full-batch epoch). Each probe's limit is the work it
+asks for (epochs x restarts on these rows) at the slower of MARGIN times the full-batch pace and MINIBATCH_MARGIN
+times the minibatch pace, plus a fixed allowance for starting and for the small probes, and never below the floors
+(which the fixture needs on a quiet machine). A submission that runs at the pace of either loop cannot reach its
+limit.
 
 When a probe does run out of time, the pace is measured again: if the machine itself got slower (SLOWED_DOWN times
 or more), the timeout is the grader's problem (a busy machine), flagged as such and not scored.
@@ -17,6 +20,9 @@ from dataclasses import dataclass
 
 FLOORS = {"rnn_model": 60.0, "mean_model": 60.0, "loop": 60.0, "training": 180.0, "end_to_end": 300.0}
 MARGIN = 4.0  # a correct loop may be this much slower per epoch than the grader's (a progress bar, extra work)
+MINIBATCH = 32  # rows per step of the smallest minibatches a correct loop is allowed the time for
+MINIBATCH_MARGIN = 2.0  # ... at this much slower than the grader's own minibatch steps (a DataLoader, shuffling)
+MINIBATCH_STEPS = 20  # steps timed to measure the minibatch pace
 ALLOWANCE = 30.0  # seconds: the worker's start, the notebook's top-level statements, the small probes
 SLOWED_DOWN = 2.0  # re-measured pace this many times slower: the machine, not the submission
 TIMED_EPOCHS = 3
@@ -26,10 +32,11 @@ TIMED_EPOCHS = 3
 class Pace:
     """Seconds per full-batch epoch of the grader's model on the grading data, and each probe's limit."""
 
-    epoch_seconds: float
+    epoch_seconds: float  # a full-batch epoch
     limits: dict[str, float]
     rows: int
-    after_timeout: float | None = None  # the pace measured again after a probe ran out of time
+    after_timeout: float | None = None  # the full-batch pace measured again after a probe ran out of time
+    minibatch_seconds: float = 0.0  # an epoch in minibatches of MINIBATCH rows
 
     def expected(self, probe: str, recipe) -> float:
         """Seconds the probe's training takes at the grader's pace (0 for the probes that train nothing much)."""
@@ -49,43 +56,86 @@ def work_epochs(probe: str, recipe) -> int:
     return {"training": recipe.epochs, "end_to_end": recipe.restarts * recipe.epochs}.get(probe, 0)
 
 
-def epoch_seconds(plan, recipe, epochs: int = TIMED_EPOCHS) -> float:
-    """The median time of a full-batch epoch of the grader's model (Adam, binary cross-entropy) on the plan's data,
-    on one thread, after one epoch of warm-up."""
-    import statistics
-
+def _grader_setup(plan, recipe):
     import torch
-    import torch.nn.functional as F
 
     from autograder.grading_model import GraderRNN
+
+    model = GraderRNN(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
+    return model, torch.optim.Adam(model.parameters(), lr=recipe.lr)
+
+
+def _one_thread(measure):
+    import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        model = GraderRNN(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-        times = []
-        for _ in range(epochs + 1):
-            start = time.perf_counter()
-            optimizer.zero_grad()
-            loss = F.binary_cross_entropy_with_logits(model(plan.tokens).squeeze(1), plan.y)
-            loss.backward()
-            optimizer.step()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times[1:])
+        return measure()
     finally:
         torch.set_num_threads(threads)
 
 
-def limits_for(recipe, seconds_per_epoch: float) -> dict[str, float]:
-    return {probe: max(floor, ALLOWANCE + MARGIN * work_epochs(probe, recipe) * seconds_per_epoch)
-            for probe, floor in FLOORS.items()}
+def _step_seconds(model, optimizer, tokens, y, steps: int) -> float:
+    """The median time of an Adam step on binary cross-entropy over (tokens, y), after one step of warm-up."""
+    import statistics
+
+    import torch.nn.functional as F
+
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y)
+        loss.backward()
+        optimizer.step()
+        loss.item()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def epoch_seconds(plan, recipe, epochs: int = TIMED_EPOCHS) -> float:
+    """The median time of a full-batch epoch of the grader's model (Adam, binary cross-entropy) on the plan's data,
+    on one thread, after one epoch of warm-up."""
+    return _one_thread(lambda: _step_seconds(*_grader_setup(plan, recipe), plan.tokens, plan.y, epochs))
+
+
+def minibatch_seconds(plan, recipe, steps: int = MINIBATCH_STEPS) -> float:
+    """An epoch in minibatches of MINIBATCH rows at the grader's pace: the median step, times the steps an epoch
+    takes (a few steps timed, not the epoch)."""
+    import math
+
+    rows = len(plan.y)
+    batch = min(MINIBATCH, rows)
+    step = _one_thread(lambda: _step_seconds(*_grader_setup(plan, recipe), plan.tokens[:batch], plan.y[:batch], steps))
+    return step * math.ceil(rows / batch)
+
+
+def limits_for(recipe, seconds_per_epoch: float, minibatch_per_epoch: float = 0.0) -> dict[str, float]:
+    per_epoch = max(MARGIN * seconds_per_epoch, MINIBATCH_MARGIN * minibatch_per_epoch)
+    return {probe: max(floor, ALLOWANCE + work_epochs(probe, recipe) * per_epoch) for probe, floor in FLOORS.items()}
 
 
 def measure(plan, recipe, overrides: dict[str, float] | None = None) -> Pace:
-    seconds = epoch_seconds(plan, recipe)
-    limits = {**limits_for(recipe, seconds), **(overrides or {})}
-    return Pace(seconds, limits, len(plan.y))
+    seconds, minibatch = epoch_seconds(plan, recipe), minibatch_seconds(plan, recipe)
+    limits = {**limits_for(recipe, seconds, minibatch), **(overrides or {})}
+    return Pace(seconds, limits, len(plan.y), minibatch_seconds=minibatch)
+
+
+BEFORE_PACE = 600.0  # seconds a grading may take before its pace is measured: reading the notebook, tokenizing the
+# data (23k headlines: about 1 s), starting the workers; after that, grading_limit() bounds the rest
+
+
+def grading_limit(pace: Pace, groups=None) -> float:
+    """The longest a whole grading can take with one worker at a time: each worker group's limit, once for every
+    probe in it (a worker that dies or times out in one probe has the probes after it run again, in a new worker
+    with their own limit), and the allowance again for the judges. The outer bound of a batch task
+    (autograder/batch.py): a grading that runs past it is the grader's problem, since every worker is stopped at
+    its own limit before."""
+    from autograder.grade import WORKER_GROUPS
+
+    groups = groups or WORKER_GROUPS
+    return sum(group_limit(pace, g[i:]) for g in groups for i in range(len(g))) + ALLOWANCE
 
 
 def group_limit(pace: Pace, probes) -> float:

@@ -50,9 +50,14 @@ def _saved_code() -> bytes | None:
     return definitions.source.encode("utf-8", "surrogatepass") if definitions.blocks else None
 
 
+WIDTH = 100  # a cell's output is preformatted text: nbgrader's feedback page clips long lines instead of wrapping
+
+
 def verdict_text(verdict, report) -> str:
     """What a test cell shows for a verdict: the check, its status and points, the message, the notebook's
-    problems (the same text in the kernel and in nbgrader's feedback)."""
+    problems (the same text in the kernel and in nbgrader's feedback), wrapped at WIDTH characters."""
+    import textwrap
+
     from autograder.border import clean_text
     from autograder.checks import BY_NAME
 
@@ -61,7 +66,8 @@ def verdict_text(verdict, report) -> str:
              clean_text(verdict.message, 4000)]
     if report.problems:
         lines.append(clean_text("Notebook problems: " + "; ".join(report.problems), 2000))
-    return "\n".join(lines)
+    return "\n".join(textwrap.fill(line, WIDTH, subsequent_indent="  ", break_long_words=False,
+                                   break_on_hyphens=False) for text in lines for line in text.splitlines())
 
 
 def check(name: str, namespace: dict | None = None) -> float | None:

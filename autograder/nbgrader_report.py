@@ -1,10 +1,13 @@
 """The report of an nbgrader run: one row per student, from the gradebook, the course folders and nbgrader's log.
 
-`nbgrader export` writes 0 for a student whose notebook could not be autograded (a kernel that died, a time-out
-the kernel did not survive), exactly as for a real zero. Here such a student is an `error`, with nbgrader's reason,
-and no score:
+`nbgrader export` writes 0 for a student whose notebook could not be autograded (a time-out the kernel did not
+survive, a notebook nbgrader could not read), exactly as for a real zero. Here such a student is an `error`, with
+nbgrader's reason, and no score (a kernel that dies no longer stops autograding: the course's
+ExecuteUntilTheKernelDies):
 
-    graded      autograded: score, max_score, the points of each check and each answer cell
+    graded      autograded (or its checks scored by `autograder batch --gradebook`): score, max_score, the points
+                of each check and each answer cell (`reason` names the cell where the kernel died, if it did: the
+                engine graded the code all the same)
     error       submitted, but autograding failed (nbgrader removed the autograded copy); `reason` says why
     submitted   submitted, not autograded yet
     missing     in the gradebook, nothing submitted
@@ -12,7 +15,6 @@ and no score:
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,51 +86,71 @@ def course_report(course: Path, assignment: str = ASSIGNMENT, db_url: str | None
             submitted = (submitted_dir / student / assignment).is_dir()
             autograded = all((course / "autograded" / student / assignment / f"{nb}.ipynb").is_file()
                              for nb in notebooks)
-            if not submitted:
-                rows.append(StudentRow(student, "missing"))
-            elif not autograded:
-                reason = failures.get(student)
-                rows.append(StudentRow(student, "error" if reason else "submitted", reason=reason or ""))
-            else:
-                row = StudentRow(student, "graded")
-                try:
-                    submission = gb.find_submission(assignment, student)
-                except MissingEntry:
-                    rows.append(StudentRow(student, "error", reason="autograded, but not in the gradebook"))
-                    continue
-                row.score, row.max_score = submission.score, submission.max_score
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                submission = None
+            if autograded and submission is None:
+                rows.append(StudentRow(student, "error", reason="autograded, but not in the gradebook"))
+            elif autograded or (submission is not None and _checks_scored(submission)):
+                row = StudentRow(student, "graded", submission.score, submission.max_score)
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:
                         row.points[grade.name] = None if grade.needs_manual_grade else grade.score
-                failed = _grader_errors(course / "autograded" / student / assignment, notebooks)
-                if failed:
-                    row.status, row.reason = "error", failed
+                if autograded:  # nbgrader's autograde; else `autograder batch --gradebook` scored the checks
+                    failed, died = _findings(course / "autograded" / student / assignment, notebooks)
+                    if failed:
+                        row.status, row.reason = "error", failed
+                    elif died:  # graded all the same, by the engine: the instructor should know
+                        row.reason = died
                 rows.append(row)
+            elif not submitted and submission is None:
+                rows.append(StudentRow(student, "missing"))
+            else:
+                reason = failures.get(student)
+                rows.append(StudentRow(student, "error" if reason else "submitted", reason=reason or ""))
     return rows
 
 
-def _grader_errors(folder: Path, notebooks: list[str]) -> str:
-    """A test cell where the grader itself failed (GraderError): its points are not the student's doing."""
+def _checks_scored(submission) -> bool:
+    """Every check's test cell holds an automatic score (what `autograder batch --gradebook` writes)."""
+    checks = [g for nb in submission.notebooks for g in nb.grades if g.name.startswith("check-")]
+    return bool(checks) and all(g.auto_score is not None and not g.needs_manual_grade for g in checks)
+
+
+def _findings(folder: Path, notebooks: list[str]) -> tuple[str, str]:
+    """What the autograded notebooks say beyond the points: test cells where the grader itself failed
+    (GraderError: those points are not the student's doing), and the cell a kernel died in (the notebook was graded
+    all the same, by the engine; see nbgrader_plugins.ExecuteUntilTheKernelDies)."""
     import nbformat
 
-    found = []
+    from autograder.nbgrader_plugins import KERNEL_DIED
+
+    failed, died = [], []
     for name in notebooks:
         nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
         for cell in nb.cells:
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error" and output.get("ename") == "GraderError":
-                    found.append(f"{cell.metadata.get('nbgrader', {}).get('grade_id', '?')}: {output.get('evalue')}")
-    return "; ".join(found)
+                    failed.append(f"{cell.metadata.get('nbgrader', {}).get('grade_id', '?')}: {output.get('evalue')}")
+                elif output.get("output_type") == "error" and output.get("ename") == KERNEL_DIED:
+                    died.append(output.get("evalue", ""))
+    return "; ".join(failed), "; ".join(died)
 
 
 def write_csv(rows: list[StudentRow], path: Path) -> Path:
-    columns = sorted({name for row in rows for name in row.points})
-    with Path(path).open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "status", "score", "max_score", *columns, "reason"])
-        for row in rows:
-            writer.writerow([row.student, row.status, _num(row.score), _num(row.max_score),
-                             *(_num(row.points.get(c)) for c in columns), row.reason])
+    """The one grades table (autograder/grades_table.py): the same columns as `autograder batch`'s grades.csv, with
+    the answers' points once they are graded in formgrader."""
+    from autograder import grades_table
+    from autograder.checks import REGISTRY
+    from autograder.course import check_cell_id
+
+    lines = []
+    for row in rows:
+        checks = {c.name: row.points.get(check_cell_id(c.name)) for c in REGISTRY} if row.status == "graded" else None
+        answers = {a: row.points.get(a) for a in grades_table.answer_points()}
+        lines.append(grades_table.line(row.student, row.status, checks, answers, row.reason))
+    Path(path).write_text(grades_table.text(lines))
     return Path(path)
 
 

@@ -20,8 +20,14 @@ class Recipe:
     restarts: int = 6  # end_to_end: the student's model may take this many seeds to leave the plateau
     restart_below: float = 0.72  # end_to_end: another seed only while the last run scored below this (worker's count)
     checkpoints: tuple[int, ...] = (10, 50, 150)  # loss_decreases: returned losses compared with the weights here
+    # (and at the first and the last epoch), at up to `samples` points spread over that epoch's optimizer steps
+    samples: int = 5
     loop_rows: int = 64  # the short, spied run that checks device placement and the optimizer protocol
     loop_epochs: int = 3
+
+    def loss_epochs(self) -> tuple[int, ...]:
+        """The epochs whose returned loss loss_decreases compares with the loss recomputed along that epoch."""
+        return tuple(sorted({0, *(e for e in self.checkpoints if 0 < e < self.epochs), self.epochs - 1}))
 
     def to_json(self) -> dict:
         return asdict(self)

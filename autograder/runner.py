@@ -211,11 +211,24 @@ def _outcome(frame, name: str, run: WorkerRun, timeout: float, problems: list[st
     elif run.timed_out:
         outcome.error = {"type": "Timeout", "where": [], "message": f"did not finish within {timeout:.0f} s"}
     else:
-        outcome.error = {"type": "WorkerDied", "where": [],
-                         "message": f"the process running your code ended (exit code {run.returncode}) "
-                                    f"before this check finished. Its last output: "
-                                    f"{run.output_tail[-600:].strip() or '(none)'}"}
+        outcome.error = {"type": "WorkerDied", "where": [], "message": _death(run)}
     return outcome
+
+
+def _death(run: WorkerRun) -> str:
+    """How the worker ended, in words: an exit code, or the signal that killed it (SIGKILL: most often memory)."""
+    code = run.returncode
+    if code is not None and code < 0:
+        try:
+            how = f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"was killed by signal {-code}"
+        how += " (most often: it used more memory than allowed)" if -code == signal.SIGKILL else ""
+    else:
+        how = f"exited with code {code}"
+    tail = run.output_tail[-600:].strip()
+    return (f"the process running it {how} before this check finished"
+            + (f"; its last output: {tail}" if tail else ", printing nothing"))
 
 
 def run_in_process(job, probes: list[str], *, recipe: Recipe, device: str, timeout: float) -> WorkerRun:

@@ -39,6 +39,34 @@ def test_discovers_nbgrader_and_flat_layouts(tmp_path):
     assert list(batch.discover(flat)) == ["dee"]
 
 
+def test_one_grades_table_whichever_path_graded(tmp_path):
+    """Issue 13: the batch's grades.csv and nbgrader-report's CSV have the same columns; the automatic points, the
+    answers (empty until graded: never counted as 0) and the total, of 12 + 4 = 16."""
+    import csv
+
+    from autograder.nbgrader_report import StudentRow, write_csv
+
+    output = batch.Output(tmp_path / "batch")
+    points = {c.name: c.points for c in REGISTRY}
+    output.write_csv(["ann", "bo"], {"ann": batch.Row("ann", "graded", total=FULL, points=points),
+                                     "bo": batch.Row("bo", "error", reason="grading ran past its limit")})
+    with (tmp_path / "batch" / "grades.csv").open() as f:
+        from_batch = list(csv.DictReader(f))
+    by_id = {course.check_cell_id(c.name): float(c.points) for c in REGISTRY}
+    rows = [StudentRow("ann", "graded", 15.5, 16, {**by_id, "q1-answer": 2.0, "q2-answer": 1.5}),
+            StudentRow("cy", "graded", FULL, 16, {**by_id, "q1-answer": None, "q2-answer": 2.0})]
+    with write_csv(rows, tmp_path / "report.csv").open() as f:
+        from_gradebook = list(csv.DictReader(f))
+    assert list(from_batch[0]) == list(from_gradebook[0])  # one header
+    ann = from_batch[0]
+    assert (ann["automatic"], ann["automatic_max"], ann["answers"], ann["total"], ann["total_max"]) == \
+        ("12", "12", "", "", "16")
+    assert from_batch[1]["status"] == "error" and from_batch[1]["automatic"] == ""
+    ann, cy = from_gradebook
+    assert (ann["automatic"], ann["answers"], ann["answers_max"], ann["total"]) == ("12", "3.5", "4", "15.5")
+    assert (cy["answers"], cy["total"], cy["q2-answer"]) == ("", "", "2")  # one answer still to grade
+
+
 def test_a_task_that_runs_too_long_is_an_error_not_a_zero():
     result = batch.grade_task("slow", "x.ipynb", REFERENCE_NOTEBOOK.read_bytes(), None, timeout=0.01)
     assert result["row"]["status"] == "error" and "ran past" in result["row"]["reason"]
@@ -85,7 +113,7 @@ def test_batch_grades_a_mixed_folder(uninterrupted):
     if rows["attacker"].isolation == "bwrap":  # each task grades in its own sandbox
         assert rows["attacker"].total == 0
     assert rows["empty_handed"].status == "error" and rows["empty_handed"].total is None
-    assert "empty_handed,error,,12," in _csv(out)  # an error has no score, not a 0
+    assert "empty_handed,error,,12,,4,,16," in _csv(out)  # an error has no score, not a 0
     for student, row in rows.items():
         folder = out / "students" / student
         assert (folder / "row.json").is_file()
@@ -138,8 +166,9 @@ def _read_back(url: str) -> dict[str, tuple]:
         return out
 
 
-def _assert_gradebook_matches(url: str, rows: dict) -> None:
+def _assert_gradebook_matches(url: str, rows: dict, course_folder: Path) -> None:
     from autograder.gradebook import write_scores
+    from autograder.nbgrader_report import course_report
 
     assert write_scores(list(rows.values()), url) == len(rows)
     assert write_scores(list(rows.values()), url) == len(rows)  # idempotent: same students, same scores
@@ -153,11 +182,19 @@ def _assert_gradebook_matches(url: str, rows: dict) -> None:
             assert checks == {course.check_cell_id(c): p for c, p in row.points.items()}
         else:
             assert set(checks.values()) == {None}
+    # the one grades table from that gradebook, with no nbgrader course run: the batch's students and points
+    reported = {r.student: r for r in course_report(course_folder, db_url=url)}
+    for student, row in rows.items():
+        if row.status == "graded":
+            assert reported[student].status == "graded", reported[student]
+            assert {c: reported[student].points[course.check_cell_id(c)] for c in row.points} == row.points
+        else:
+            assert reported[student].status != "graded"
 
 
 @pytest.mark.slow
 def test_scores_reach_an_sqlite_gradebook(uninterrupted, tmp_path):
-    _assert_gradebook_matches(f"sqlite:///{tmp_path / 'gradebook.db'}", uninterrupted[1])
+    _assert_gradebook_matches(f"sqlite:///{tmp_path / 'gradebook.db'}", uninterrupted[1], tmp_path)
 
 
 def _postgres_bin() -> Path | None:
@@ -207,8 +244,8 @@ def postgres():
 
 
 @pytest.mark.slow
-def test_scores_reach_a_postgresql_gradebook(uninterrupted, postgres):
-    _assert_gradebook_matches(postgres, uninterrupted[1])
+def test_scores_reach_a_postgresql_gradebook(uninterrupted, postgres, tmp_path):
+    _assert_gradebook_matches(postgres, uninterrupted[1], tmp_path)
 
 
 def test_two_names_that_make_one_id_are_both_kept(tmp_path, caplog):

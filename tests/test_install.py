@@ -212,7 +212,7 @@ def test_grader_package_in_a_fresh_venv(wheels, tmp_path):
     done = _run(bin_dir, "autograder", "batch", "submissions", "--out", "grades", "--workers", "2", cwd=work)
     assert done.returncode == 0, done.stdout + done.stderr
     with open(work / "grades" / "grades.csv", newline="") as handle:
-        totals = {row["student"]: float(row["total"]) for row in csv.DictReader(handle)}
+        totals = {row["student"]: float(row["automatic"]) for row in csv.DictReader(handle)}
     assert totals["ada"] == 12 and totals["bo"] < 12, totals
 
 

@@ -7,8 +7,8 @@ temporary course on the fixture, with six students:
     no-zero-grad    mutant NoZeroGrad                        partial points, the CLI's verdicts check by check
     stderr-writer   correct; tqdm to stderr, a warning,      full automatic points
                     a print to sys.stderr and os.write(2)
-    kernel-dies     correct until the experiment's train()   an error in the kit's report, not a zero
-                    calls os._exit (as an out-of-memory kill)
+    kernel-dies     train() calls os._exit(1) (as an           the same points as `autograder batch`, the cell
+                    out-of-memory kill would end it)         named where the kernel died
     mallory         stubs; at top level rebinds `check` to    0 automatic points (issue 10: scores come from
                     return 99, points AUTOGRADER_NOTEBOOK at   the engine, and the kernel is sandboxed)
                     the source, rewrites every classmate's
@@ -19,6 +19,7 @@ temporary course on the fixture, with six students:
 from __future__ import annotations
 
 import csv
+import html
 import re
 import shutil
 
@@ -27,7 +28,7 @@ import pytest
 
 import submissions as corpus
 from conftest import REFERENCE_NOTEBOOK
-from autograder import course
+from autograder import batch, course
 from autograder.checks import REGISTRY
 from autograder.nbgrader_report import course_report
 
@@ -42,8 +43,7 @@ STDERR_WRITER = corpus.Submission("StderrWriter", corpus.loop(
     + corpus.REFERENCE_LOOP.replace('progress(range(epochs), desc="training")', "tqdm(range(epochs))")))
 KERNEL_DIES = corpus.Submission("KernelDies", corpus.loop(
     "    import os\n"
-    "    if epochs >= 1000:  # the experiment, not the checks: as if the kernel were killed for memory\n"
-    "        os._exit(1)\n" + corpus.REFERENCE_LOOP))
+    "    os._exit(1)  # as if the kernel were killed for memory\n" + corpus.REFERENCE_LOOP))
 
 
 MALLORY = '''import glob, os
@@ -101,6 +101,11 @@ def graded_course(tmp_path_factory):
     return root, runs, cli
 
 
+def _words(page) -> str:
+    """A feedback page's text with its line breaks undone (verdicts are wrapped at nbgrader_cells.WIDTH)."""
+    return " ".join(html.unescape(page.read_text()).split())
+
+
 def _points(root) -> dict[str, dict[str, float | None]]:
     return {row.student: row.points for row in course_report(root)}
 
@@ -137,16 +142,27 @@ def test_stderr_does_not_cost_points(graded_course):
 
 
 @pytest.mark.slow
-def test_dead_kernel_is_an_error_not_a_zero(graded_course):
+def test_a_dead_kernel_gets_the_points_autograder_batch_gives(graded_course):
+    """Issue 13: one outcome per submission. The kernel dies in the first cell that trains; nbgrader goes on, the
+    engine grades the code, and the points are those of `autograder batch`, check by check; the report and the
+    feedback name the cell, and the verdicts say the process ended without an error (not "read the error")."""
     root, runs, _ = graded_course
-    assert runs["autograde"].returncode != 0  # nbgrader says something failed, not whom or why
+    assert runs["autograde"].returncode == 0, runs["autograde"].stderr[-3000:]
     rows = {row.student: row for row in course_report(root)}
-    assert rows["kernel-dies"].status == "error" and rows["kernel-dies"].score is None
-    assert "kernel died" in rows["kernel-dies"].reason
-    assert {s for s, r in rows.items() if r.status == "graded"} == set(rows) - {"kernel-dies"}
-    with (root / "grades.csv").open() as f:  # what nbgrader export says: a zero like any other
+    dead = rows["kernel-dies"]
+    assert dead.status == "graded" and "the kernel died while running code cell" in dead.reason, dead
+    assert {s for s, r in rows.items() if r.status == "graded"} == set(rows)
+    notebook = root / "submitted" / "kernel-dies" / course.ASSIGNMENT / f"{course.ASSIGNMENT}.ipynb"
+    batch_row = batch.grade_task("kernel-dies", notebook.name, notebook.read_bytes(), None, timeout=900)["row"]
+    assert batch_row["status"] == "graded"
+    assert {c.name: dead.points[course.check_cell_id(c.name)] for c in REGISTRY} == batch_row["points"]
+    assert 0 < batch_row["total"] < AUTO_POINTS  # the public model checks pass; every check that trains fails
+    with (root / "grades.csv").open() as f:  # nbgrader's export: the same automatic points, no silent zero
         exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
-    assert exported["kernel-dies"] == 0 and exported["reference"] == AUTO_POINTS
+    assert exported["kernel-dies"] == batch_row["total"] and exported["reference"] == AUTO_POINTS
+    page = _words(root / "feedback" / "kernel-dies" / course.ASSIGNMENT / "rnn_embeddings.html")
+    assert "the kernel died while running code cell" in page and "raised no error" in page
+    assert "read the error, and fix the line it names" not in page
 
 
 @pytest.mark.slow
@@ -154,16 +170,16 @@ def test_feedback_shows_verdicts_without_hidden_tests(graded_course):
     root, runs, _ = graded_course
     assert runs["generate_feedback"].returncode == 0, runs["generate_feedback"].stderr
     pages = sorted((root / "feedback").glob(f"*/{course.ASSIGNMENT}/rnn_embeddings.html"))
-    assert {p.parent.parent.name for p in pages} == {"reference", "release", "stderr-writer", "mallory", "zoe",
-                                                     *MUTANTS}
+    assert {p.parent.parent.name for p in pages} == {"reference", "release", "stderr-writer", "kernel-dies",
+                                                     "mallory", "zoe", *MUTANTS}
     hidden_calls = [f'check(&quot;{c.name}&quot;)' for c in REGISTRY if c.visibility == "hidden"]
     for page in pages:
         text = page.read_text()
         assert "HIDDEN TESTS" not in text, page
         assert not [call for call in hidden_calls if call in text], page
-    first_step = (root / "feedback" / "first-step" / course.ASSIGNMENT / "rnn_embeddings.html").read_text()
+    first_step = _words(root / "feedback" / "first-step" / course.ASSIGNMENT / "rnn_embeddings.html")
     assert "the state after the FIRST step" in first_step  # the verdict is there, the test's code is not
-    assert re.search(r"last hidden state: failed \(0 of 2 points\)", first_step.replace("&#39;", "'"))
+    assert re.search(r"last hidden state: failed \(0 of 2 points\)", first_step)
 
 
 @pytest.mark.slow

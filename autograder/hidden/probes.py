@@ -10,16 +10,55 @@ from autograder.probes import _grader_model, _load_weights, _losses, _model_clas
 from autograder.recipe import Recipe
 
 
+class _Snapshots:
+    """The weights after optimizer steps, at most `budget` of them, evenly spaced: every step while they fit, then
+    every second, fourth, ... one (a minibatch loop on 23k rows takes 180,000 steps in 500 epochs)."""
+
+    def __init__(self, model: torch.nn.Module, budget: int = 2048):
+        self.model, self.budget, self.stride, self.steps, self.kept = model, budget, 1, 0, {}
+
+    def __call__(self, optimizer, args, kwargs) -> None:
+        if self.steps % self.stride == 0:
+            self.kept[self.steps] = _state(self.model)
+            if len(self.kept) > self.budget:
+                self.stride *= 2
+                self.kept = {i: s for i, s in self.kept.items() if i % self.stride == 0}
+        self.steps += 1
+
+    def along_epochs(self, recipe: Recipe) -> dict:
+        """For each of the recipe's loss epochs, the kept weights from its start (after the previous epoch's last
+        step) to its end, at most `recipe.samples` + 1 of them spread evenly; where the kept ones are sparser than
+        an epoch, the nearest on either side. A loop that returns the mean of its minibatch losses returns a value
+        the losses at these weights span (the first epoch's start is the initial weights, which the judge holds).
+        Nothing when the steps do not divide evenly into epochs."""
+        per_epoch, remainder = divmod(self.steps, recipe.epochs)
+        if not per_epoch or remainder:
+            return {}
+        kept = sorted(self.kept)
+        picked = {}
+        for epoch in recipe.loss_epochs():
+            first, last = epoch * per_epoch - 1, (epoch + 1) * per_epoch - 1
+            inside = [i for i in kept if first <= i <= last]
+            before = [i for i in kept if i < first][-1:] if first not in inside and first >= 0 else []
+            after = [i for i in kept if i > last][:1] if last not in inside else []
+            span = before + inside + after
+            n = min(recipe.samples, len(span) - 1)
+            chosen = sorted({span[round((len(span) - 1) * j / n)] for j in range(n + 1)}) if n > 0 else span
+            picked[str(epoch)] = [self.kept[i] for i in chosen]
+        return picked
+
+
 def probe_training(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
     """The shared training run: the student's train() on the grader's model (the grader's secret initial weights),
-    on the grader's data. The weights are kept after every optimizer step, and sent back at the start of each
-    checkpoint epoch, so that the judge can compare the returned losses with the real ones along the way."""
+    on the grader's data. The weights are kept after optimizer steps (_Snapshots), and those along each of the
+    recipe's loss epochs are sent back, so that the judge can compare the returned losses with the real ones along
+    the way."""
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     train = _train(ns)
     model = _grader_model(job, recipe, job["grader_init"])
-    snapshots: list[dict] = []
-    handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: snapshots.append(_state(model)))
+    snapshots = _Snapshots(model)
+    handle = register_optimizer_step_post_hook(snapshots)
     result: dict = {"error": None, "epochs": recipe.epochs}
     try:
         losses = train(model, job["tokens"].clone(), job["y"].clone(), epochs=recipe.epochs, lr=recipe.lr,
@@ -30,10 +69,8 @@ def probe_training(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
     finally:
         handle.remove()
     result["final_state"] = _state(model)
-    result["steps"] = len(snapshots)
-    per_epoch, remainder = divmod(len(snapshots), recipe.epochs)
-    result["checkpoints"] = {str(e): snapshots[e * per_epoch - 1] for e in recipe.checkpoints
-                             if per_epoch and not remainder and e < recipe.epochs}
+    result["steps"] = snapshots.steps
+    result["checkpoints"] = snapshots.along_epochs(recipe)
     return result
 
 
