@@ -100,6 +100,21 @@ The RNN embeddings lesson's student package: the helpers the notebook imports, t
 """
 
 
+def stage_student_package(folder: Path) -> Path:
+    """The student package's `autograder/` in `folder` (what its wheel installs): the whitelisted modules, the
+    helper module and the fixture as package data. Returns the package folder."""
+    package = Path(folder) / "autograder"
+    package.mkdir(parents=True)
+    for name in STUDENT_MODULES:
+        shutil.copy2(resources.CHECKOUT / "autograder" / name, package / name)
+    for sub, names, source in (("lesson", STUDENT_LESSON_FILES, resources.CHECKOUT / "reference"),
+                               ("fixture", STUDENT_FIXTURE_FILES, resources.CHECKOUT / "data_fixtures")):
+        (package / sub).mkdir()  # package data, as in the grader package (no __init__.py)
+        for name in names:
+            shutil.copy2(source / name, package / sub / name)
+    return package
+
+
 def build(out: Path) -> dict[str, Path]:
     """Builds both wheels into `out`; returns {"grader": path, "student": path}."""
     if not (resources.CHECKOUT / "pyproject.toml").is_file() or not (resources.CHECKOUT / "reference").is_dir():
@@ -114,15 +129,7 @@ def build(out: Path) -> dict[str, Path]:
         built["grader"] = _wheel(grader, out)
 
         student = Path(tmp) / "student"
-        package = student / "autograder"
-        package.mkdir(parents=True)
-        for name in STUDENT_MODULES:
-            shutil.copy2(resources.CHECKOUT / "autograder" / name, package / name)
-        for folder, names, source in (("lesson", STUDENT_LESSON_FILES, resources.CHECKOUT / "reference"),
-                                      ("fixture", STUDENT_FIXTURE_FILES, resources.CHECKOUT / "data_fixtures")):
-            (package / folder).mkdir()  # package data, as in the grader package (no __init__.py)
-            for name in names:
-                shutil.copy2(source / name, package / folder / name)
+        stage_student_package(student)
         (student / "pyproject.toml").write_text(student_pyproject(_project()), encoding="utf-8")
         (student / "README.md").write_text(STUDENT_README, encoding="utf-8")
         built["student"] = _wheel(student, out)

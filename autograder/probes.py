@@ -6,8 +6,8 @@ A probe raises StudentError when the student's code fails; the worker records it
 
 from __future__ import annotations
 
-import importlib.util
 import numbers
+from pathlib import Path
 
 import torch
 
@@ -196,7 +196,7 @@ def describe(err: BaseException) -> dict:
     return described
 
 
-if importlib.util.find_spec("autograder.hidden") is not None:  # not in the student package
+if (Path(__file__).resolve().parent / "hidden" / "probes.py").is_file():  # not in the student package (see checks.py)
     from autograder.hidden.probes import HIDDEN_PROBES
 
     PROBES.update(HIDDEN_PROBES)

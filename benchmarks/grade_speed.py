@@ -4,6 +4,10 @@ runs and scores, in one process, with nothing else). Prints a Markdown table.
 
     python benchmarks/grade_speed.py [--repeat 3]
 
+`autograder check` is timed twice: in the kit's checkout (the grader package: the public checks, confirmed by the
+hidden training run) and as a student runs it, from the student package (staged from the checkout as its wheel
+would install it: no hidden checks, so no training run).
+
 Peak memory is the largest resident set of any one process of the run (the CLI or one of its workers), from
 getrusage(RUSAGE_CHILDREN); the bare computation is one process.
 """
@@ -11,9 +15,11 @@ getrusage(RUSAGE_CHILDREN); the bare computation is one process.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,10 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     cli = [sys.executable, "-m", "autograder"]
+    sys.path.insert(0, str(REPO))
+    from autograder.build import stage_student_package
+
+    student = Path(tempfile.mkdtemp(prefix="student-package-"))
+    stage_student_package(student)
+    as_student = ["env", f"PYTHONPATH={student}", sys.executable, "-m", "autograder", "check", str(NOTEBOOK)]
     rows = [
         ("autograder grade", cli + ["grade", str(NOTEBOOK), "--out", "/tmp/grade-speed"]),
         ("bare computation for grade", [sys.executable, "-c", BARE, "grade", str(NOTEBOOK)]),
-        ("autograder check", cli + ["check", str(NOTEBOOK)]),
+        ("autograder check (grader package)", cli + ["check", str(NOTEBOOK)]),
+        ("autograder check (student package)", as_student),
         ("bare computation for check", [sys.executable, "-c", BARE, "check", str(NOTEBOOK)]),
         ("python -c 'import torch'", [sys.executable, "-c", "import torch"]),
     ]
@@ -84,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         wall = statistics.median(r[0] for r in runs)
         results[name] = wall
         print(f"| {name} | {wall:.2f} s | {max(r[1] for r in runs):.0f} MiB |", flush=True)
-    for what in ("grade", "check"):
+    for what, command in (("grade", "autograder grade"), ("check", "autograder check (grader package)")):
         bare = results[f"bare computation for {what}"]
-        print(f"\n{what}: {results[f'autograder {what}']:.2f} s against {bare:.2f} s bare: overhead "
-              f"{100 * (results[f'autograder {what}'] - bare) / bare:+.0f}%")
+        print(f"\n{what}: {results[command]:.2f} s against {bare:.2f} s bare: overhead "
+              f"{100 * (results[command] - bare) / bare:+.0f}%")
+    shutil.rmtree(student, ignore_errors=True)
     return 0
 
 

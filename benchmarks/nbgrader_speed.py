@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from autograder import course  # noqa: E402
 
-NOTEBOOK = course.REFERENCE / "rnn_embeddings.ipynb"
+NOTEBOOK = REPO / "reference" / "rnn_embeddings.ipynb"
 
 
 def main(argv: list[str] | None = None) -> int:

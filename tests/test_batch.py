@@ -132,6 +132,7 @@ def test_rerun_changes_nothing_unless_asked(uninterrupted, mixed_folder):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only  # about a minute: the default run stays under 15 min on 2 cores
 def test_batch_killed_with_sigkill_resumes_without_regrading(mixed_folder, uninterrupted, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "autograder", "batch", str(mixed_folder), "--out", str(out), "--workers", "1"]

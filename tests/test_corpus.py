@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.grade import grade
-from submissions import MUTANTS, VARIANTS, Submission, _replace, build
+from submissions import MUTANTS, VARIANTS, Submission, _replace, build, loop, mean, summarize
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +52,23 @@ def test_losses_returned_as_tensors_cost_train_returns_losses_only(tmp_path):
     assert set(failed) == {"train_returns_losses"}, {k: v.observed for k, v in failed.items()}
     assert "list of Tensor, not of Python floats" in failed["train_returns_losses"].observed
     assert "loss.item()" in failed["train_returns_losses"].fix
+
+
+TRAIN_CHECKS = {"train_returns_losses", "device_placement", "optimizer_protocol", "loss_decreases", "separability",
+                "end_to_end"}
+
+
+@pytest.mark.parametrize(
+    ("name", "edits", "expected_failures"),
+    [("MeanStubLeft", mean("        raise NotImplementedError()\n"), {"mean_summary"}),
+     ("RnnStubLeft", summarize("        raise NotImplementedError()\n"),
+      {"shapes", "summarize_is_last_state", "end_to_end"}),
+     ("TrainStubLeft", loop("    raise NotImplementedError()\n"), TRAIN_CHECKS),
+     ("TrainEndsTheProcess", loop("    import os\n    os._exit(1)\n"), TRAIN_CHECKS)],
+)
+def test_one_stub_left_or_a_dead_train_costs_the_checks_that_call_it(name, edits, expected_failures, tmp_path):
+    """Issue 13, the cascades audited: a stub left in one place, or a train() that ends the process, costs the
+    checks that call that code and no other (docs/checks.md, "What a mistake costs")."""
+    report = grade(build(Submission(name, edits), tmp_path))
+    failed = {v.check for v in report.verdicts if not v.passed}
+    assert failed == expected_failures, {v.check: v.observed for v in report.verdicts if not v.passed}

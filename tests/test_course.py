@@ -55,15 +55,21 @@ def _load_config(root: Path):
 
 
 def test_course_config_sets_what_matters_here(tmp_path):
-    from autograder.nbgrader_plugins import EngineScores, FeedbackWithoutHiddenTests, GradedStderrToStdout
-    from nbgrader.preprocessors import Execute, SaveAutoGrades
+    from autograder.nbgrader_plugins import (
+        EngineScores, ExecuteUntilTheKernelDies, FeedbackWithoutHiddenTests, GradedStderrToStdout,
+        OverwriteCellsKnowingHiddenTests,
+    )
+    from nbgrader.preprocessors import Execute, OverwriteCells, SaveAutoGrades
 
     root = course.make_course(tmp_path / "course")
     config = _load_config(root)
     assert config.Execute.timeout == course.CELL_TIMEOUT
     assert config.CourseDirectory.db_url == f"sqlite:///{root / 'gradebook.db'}?timeout=60"
     steps = config.Autograde.autograde_preprocessors
-    assert steps[:3] == [Execute, EngineScores, GradedStderrToStdout] and SaveAutoGrades in steps
+    assert steps[:3] == [ExecuteUntilTheKernelDies, EngineScores, GradedStderrToStdout] and SaveAutoGrades in steps
+    assert issubclass(ExecuteUntilTheKernelDies, Execute)  # configured by c.Execute, as nbgrader's
+    sanitizing = config.Autograde.sanitize_preprocessors
+    assert OverwriteCellsKnowingHiddenTests in sanitizing and OverwriteCells not in sanitizing
     assert FeedbackWithoutHiddenTests in config.GenerateFeedback.preprocessors
     assert config.NbGrader.logfile == str(root / "nbgrader.log")
     source = root / "source" / course.ASSIGNMENT

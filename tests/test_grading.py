@@ -167,6 +167,7 @@ def test_missing_class_says_define_it(tmp_path):
     assert "Define `ClassifierWithMean` in your notebook." in verdicts["mean_summary"].message
 
 
+@pytest.mark.ci_only  # waits out its limit
 def test_endless_loop_times_out_and_the_rest_is_scored(tmp_path):
     """Does a train() that never returns cost only the checks that need it, with a clear message?"""
     def endless(nb):
@@ -296,6 +297,7 @@ def test_the_reference_scores_full_marks_on_a_busy_machine():
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only  # 25 small steps an epoch for 500 epochs
 def test_a_minibatch_loop_that_learns_within_its_first_epoch_passes(tmp_path):
     """Issue 12: a loop that returns the mean of each epoch's minibatch losses. In batches of 20 on the fixture (on
     23,000 headlines in batches of 128 it is starker: 0.575 at the start, 0.217 returned), the first returned loss

@@ -13,6 +13,7 @@ from conftest import REFERENCE_NOTEBOOK
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only  # `make demo` runs the lesson too; CI runs both
 def test_reference_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     """Does `fakenews-lesson run` execute every cell on the fixture, write no stderr, and save the four figures?"""
     monkeypatch.setenv("MPLBACKEND", "agg")
