@@ -129,7 +129,7 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             material = secret_material or (b"kernel" if namespace is not None
                                            else definitions.source.encode("utf-8", "surrogatepass"))
             plan = make_plan(recipe, data, grading_secret(material, recipe))
-            paces.append(limits.measure(plan, recipe, timeouts))
+            paces.append(limits.measure(plan, recipe, timeouts, probes=[p for g in groups for p in g]))
             if on_pace is not None:
                 on_pace(paces[0])
         except BaseException as err:  # never leave a worker waiting for its job
@@ -155,7 +155,7 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
                            timeout=lambda g=lost: limits.group_limit(paces[0], g))
             runs.append(again)
             pending.append((again, lost))
-    if any(run.timed_out for run in runs):  # the machine, or the submission? Measure the pace again
+    if any(run.timed_out for run in runs) and context.pace.epoch_seconds:  # the machine, or the submission?
         context.pace.after_timeout = limits.epoch_seconds(plan, recipe)
     from autograder import border
     from autograder.sandbox import weakest

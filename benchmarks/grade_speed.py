@@ -6,7 +6,7 @@ runs and scores, in one process, with nothing else). Prints a Markdown table.
 
 `autograder check` is timed twice: in the kit's checkout (the grader package: the public checks, confirmed by the
 hidden training run) and as a student runs it, from the student package (staged from the checkout as its wheel
-would install it: no hidden checks, so no training run).
+would install it, run from its folder: no hidden checks, so no training run).
 
 Peak memory is the largest resident set of any one process of the run (the CLI or one of its workers), from
 getrusage(RUSAGE_CHILDREN); the bare computation is one process.
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     student = Path(tempfile.mkdtemp(prefix="student-package-"))
     stage_student_package(student)
-    as_student = ["env", f"PYTHONPATH={student}", sys.executable, "-m", "autograder", "check", str(NOTEBOOK)]
+    as_student = ["env", "-C", str(student), f"PYTHONPATH={student}", sys.executable, "-m", "autograder", "check", str(NOTEBOOK)]
     rows = [
         ("autograder grade", cli + ["grade", str(NOTEBOOK), "--out", "/tmp/grade-speed"]),
         ("bare computation for grade", [sys.executable, "-c", BARE, "grade", str(NOTEBOOK)]),
