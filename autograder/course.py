@@ -39,6 +39,16 @@ if KIT:
     sys.path.insert(0, KIT)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (KIT, os.environ.get("PYTHONPATH")) if p)
 
+# nbgrader's gradebook makes SQLAlchemy warn "Object of type <SubmittedAssignment> not in session, add operation
+# along 'Assignment.submissions' will not proceed" (SAWarning) three times for every new submission: nbgrader builds
+# related rows before adding them to the session, and adds them right after. Nothing to act on: silenced for
+# nbgrader's gradebook module only.
+import warnings  # noqa: E402
+
+from sqlalchemy.exc import SAWarning  # noqa: E402
+
+warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.api")
+
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,

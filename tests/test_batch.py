@@ -73,6 +73,19 @@ def test_a_task_that_runs_too_long_is_an_error_not_a_zero():
     assert result["row"]["total"] is None
 
 
+def test_a_tasks_limit_follows_the_measured_pace(monkeypatch):
+    """Issue 12: by default a batch task may take what the grading's measured pace allows (limits.grading_limit),
+    not a constant; running past it is the grader's problem, said with the numbers."""
+    from autograder import limits
+
+    monkeypatch.setattr(limits, "grading_limit", lambda pace, groups=None: 0.5)
+    result = batch.grade_task("paced", "x.ipynb", REFERENCE_NOTEBOOK.read_bytes(), None)
+    reason = result["row"]["reason"]
+    assert result["row"]["status"] == "error" and result["row"]["total"] is None
+    assert "ran past its limit of 0 s (every probe's limit in turn at this machine's pace" in reason, reason
+    assert "a grader problem" in reason
+
+
 @pytest.fixture(scope="module")
 def mixed_folder(tmp_path_factory):
     """Reference, release, a mutant, a malformed file, an attack (flat), and a student folder with no notebook."""

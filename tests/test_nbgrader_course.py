@@ -132,6 +132,19 @@ def test_mutants_get_the_clis_verdicts_check_by_check(graded_course):
 
 
 @pytest.mark.slow
+def test_the_log_holds_nothing_to_ignore(graded_course):
+    """Issue 13: no warning an instructor cannot act on: nbgrader's false "checksum has changed" for untouched
+    hidden-test cells (nbgrader issue #1961), SQLAlchemy's autoflush warnings, the kernel's connection notes. (No
+    student here changed a locked cell: those would still be reported.)"""
+    _, runs, _ = graded_course
+    for command in ("autograde", "generate_feedback", "export"):
+        text = runs[command].stderr
+        assert "SAWarning" not in text and "Ctrl-C will not work" not in text and "without encryption" not in text
+        assert "not recognized" not in text, text[-2000:]
+    assert "has changed!" not in runs["autograde"].stderr
+
+
+@pytest.mark.slow
 def test_stderr_does_not_cost_points(graded_course):
     root, _, _ = graded_course
     points = _points(root)["stderr-writer"]
