@@ -47,7 +47,7 @@ import warnings  # noqa: E402
 
 from sqlalchemy.exc import SAWarning  # noqa: E402
 
-warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.api")
+warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\\.api")
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402

@@ -4,7 +4,6 @@ temporary course on the fixture, with six students:
     reference       the solved notebook                      full automatic points
     release         the untouched student release            0 automatic points
     first-step      mutant SummarizeReturnsFirstStep         partial points, the CLI's verdicts check by check
-    no-zero-grad    mutant NoZeroGrad                        partial points, the CLI's verdicts check by check
     stderr-writer   correct; tqdm to stderr, a warning,      full automatic points
                     a print to sys.stderr and os.write(2)
     kernel-dies     train() calls os._exit(1) (as an           the same points as `autograder batch`, the cell
@@ -33,7 +32,7 @@ from autograder.checks import REGISTRY
 from autograder.nbgrader_report import course_report
 
 AUTO_POINTS = sum(c.points for c in REGISTRY)
-MUTANTS = {"first-step": "SummarizeReturnsFirstStep", "no-zero-grad": "NoZeroGrad"}
+MUTANTS = {"first-step": "SummarizeReturnsFirstStep"}  # NoZeroGrad and the rest: tests/test_corpus.py
 STDERR_WRITER = corpus.Submission("StderrWriter", corpus.loop(
     "    import os, sys, warnings\n"
     "    from tqdm import tqdm\n"
