@@ -156,7 +156,7 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             runs.append(again)
             pending.append((again, lost))
     if any(run.timed_out for run in runs) and context.pace.epoch_seconds:  # the machine, or the submission?
-        context.pace.after_timeout = limits.epoch_seconds(plan, recipe)
+        context.pace.after_timeout = limits.epoch_seconds_after_timeout(plan, recipe)
     from autograder import border
     from autograder.sandbox import weakest
 

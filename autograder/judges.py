@@ -78,21 +78,25 @@ def _probe_failed(v, outcome, what: str, ctx=None) -> bool:
 
 def _timed_out(v, outcome, ctx) -> None:
     """A probe ran out of time: the submission's slowness, or the machine's (then flagged, not scored)."""
-    from autograder.limits import MARGIN, MINIBATCH, MINIBATCH_MARGIN
+    from autograder.limits import MARGIN, MINIBATCH, MINIBATCH_MARGIN, SLOWED_DOWN
 
     pace, recipe = getattr(ctx, "pace", None), getattr(ctx, "recipe", None)
     v.observed = f"your code was still running when this check's time ran out ({outcome.error['message']})"
     v.fix = "Run the cell in the notebook: does it finish at about the lesson's pace for this many epochs?"
     if pace is None:
         return
-    if pace.machine_slowed:
+    slower = (f"{pace.slowdown:.1f} times slower than when grading began ({pace.epoch_seconds * 1e3:.0f} ms -> "
+              f"{pace.after_timeout * 1e3:.0f} ms per epoch on {pace.rows} rows)") if pace.after_timeout else ""
+    if recipe is not None and pace.machine_slowed(outcome.name, recipe):
         v.internal_error = True
         v.observed = (f"this check's time ran out while the grading machine was busy: it trained the grader's model "
-                      f"{pace.slowdown:.1f} times slower than when grading began ({pace.epoch_seconds * 1e3:.0f} ms "
-                      f"-> {pace.after_timeout * 1e3:.0f} ms per epoch on {pace.rows} rows), so the limit cannot "
-                      "tell a slow solution from a slow machine")
+                      f"{slower}, so the limit cannot tell a slow solution from a slow machine")
         v.fix = "Nothing on your side: your instructor grades it again on a machine that is not overloaded."
         return
+    if recipe is not None and pace.slowdown >= SLOWED_DOWN:  # busy, but not enough to explain it: say both
+        v.observed += (f"; the grading machine was busy (the grader's model trained {slower}), but at that pace a "
+                       f"correct loop needs about {pace.needed_now([outcome.name], recipe):.0f} s for this check, "
+                       "within its limit")
     expected = pace.expected(outcome.name, recipe) if recipe is not None else 0.0
     if expected:
         epochs = expected / pace.epoch_seconds

@@ -9,8 +9,14 @@ times the minibatch pace, plus a fixed allowance for starting and for the small 
 (which the fixture needs on a quiet machine). A submission that runs at the pace of either loop cannot reach its
 limit.
 
-When a probe does run out of time, the pace is measured again: if the machine itself got slower (SLOWED_DOWN times
-or more), the timeout is the grader's problem (a busy machine), flagged as such and not scored.
+When a probe does run out of time, the pace is measured again. The timeout is the grader's problem (a busy machine,
+flagged as such and not scored) when the machine itself got slower (SLOWED_DOWN times or more) *and* that slowdown
+explains it: at the pace measured now, a correct loop would need more than the limit it was given. A limit with room
+to spare at the slowed pace (the floors, on small data) stays the submission's, however busy the machine is, so that
+a submission cannot earn "not scored" by burning the grader's cores until its own time runs out.
+
+Every pace is timed over a window (MIN_TIMED seconds, at least TIMED_EPOCHS epochs), not over a few epochs of a few
+milliseconds each, where one descheduling of the process reads as a machine several times slower.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ MINIBATCH = 32  # rows per step of the smallest minibatches a correct loop is al
 MINIBATCH_MARGIN = 2.0  # ... at this much slower than the grader's own minibatch steps (a DataLoader, shuffling)
 MINIBATCH_STEPS = 20  # steps timed to measure the minibatch pace
 ALLOWANCE = 30.0  # seconds: the worker's start, the notebook's top-level statements, the small probes
-SLOWED_DOWN = 2.0  # re-measured pace this many times slower: the machine, not the submission
-TIMED_EPOCHS = 3
+SLOWED_DOWN = 2.0  # re-measured pace this many times slower, and the limit too short for it: the machine's fault
+TIMED_EPOCHS = 3  # epochs timed at least ...
+MIN_TIMED = 0.3  # ... and seconds at least (more epochs on small data): a window that one hiccup does not decide
+MAX_TIMED_STEPS = 500  # steps timed at most, whatever their length
 
 
 @dataclass
@@ -46,9 +54,22 @@ class Pace:
     def slowdown(self) -> float:
         return (self.after_timeout / self.epoch_seconds) if self.after_timeout and self.epoch_seconds else 1.0
 
-    @property
-    def machine_slowed(self) -> bool:
-        return self.slowdown >= SLOWED_DOWN
+    def needed_now(self, probes, recipe) -> float:
+        """Seconds a correct loop needs for a worker's probes at the pace measured after the timeout: the allowance,
+        and their work at the margins the limit was derived with, slowed down as much as the grader's own model."""
+        per_epoch = max(MARGIN * self.epoch_seconds, MINIBATCH_MARGIN * self.minibatch_seconds)
+        return ALLOWANCE + sum(work_epochs(p, recipe) for p in probes) * per_epoch * self.slowdown
+
+    def machine_slowed(self, probe: str, recipe) -> bool:
+        """Did the machine, not the submission, make the probe run out of time? It got SLOWED_DOWN times slower or
+        more, and at its new pace a correct loop would need more than the limit of the worker that ran the probe."""
+        from autograder.grade import WORKER_GROUPS
+
+        if self.slowdown < SLOWED_DOWN:
+            return False
+        group = next((g for g in WORKER_GROUPS if probe in g), (probe,))
+        limit = group_limit(self, [p for p in group if p in self.limits])
+        return self.needed_now(group, recipe) > limit
 
 
 def work_epochs(probe: str, recipe) -> int:
@@ -76,14 +97,15 @@ def _one_thread(measure):
         torch.set_num_threads(threads)
 
 
-def _step_seconds(model, optimizer, tokens, y, steps: int) -> float:
-    """The median time of an Adam step on binary cross-entropy over (tokens, y), after one step of warm-up."""
+def _step_seconds(model, optimizer, tokens, y, steps: int, window: float = MIN_TIMED) -> float:
+    """The median time of an Adam step on binary cross-entropy over (tokens, y), after one step of warm-up: at least
+    `steps` steps, and more until `window` seconds were timed (MAX_TIMED_STEPS at most)."""
     import statistics
 
     import torch.nn.functional as F
 
-    times = []
-    for _ in range(steps + 1):
+    times: list[float] = []
+    while len(times) < steps + 1 or (sum(times[1:]) < window and len(times) <= MAX_TIMED_STEPS):
         start = time.perf_counter()
         optimizer.zero_grad()
         loss = F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y)
@@ -96,8 +118,14 @@ def _step_seconds(model, optimizer, tokens, y, steps: int) -> float:
 
 def epoch_seconds(plan, recipe, epochs: int = TIMED_EPOCHS) -> float:
     """The median time of a full-batch epoch of the grader's model (Adam, binary cross-entropy) on the plan's data,
-    on one thread, after one epoch of warm-up."""
+    on one thread, after one epoch of warm-up, over a window of MIN_TIMED seconds at least."""
     return _one_thread(lambda: _step_seconds(*_grader_setup(plan, recipe), plan.tokens, plan.y, epochs))
+
+
+def epoch_seconds_after_timeout(plan, recipe, windows: int = 2) -> float:
+    """The full-batch pace measured again once every worker has stopped: the faster of `windows` windows, so that
+    the machine counts as slow only while it stays slow (a killed worker's clean-up passes within a window)."""
+    return min(epoch_seconds(plan, recipe) for _ in range(windows))
 
 
 def minibatch_seconds(plan, recipe, steps: int = MINIBATCH_STEPS) -> float:

@@ -218,23 +218,76 @@ def test_the_minibatch_pace_is_measured_on_the_grading_data():
 
 
 def test_a_timeout_on_a_machine_that_slowed_down_is_the_graders_problem():
-    """A probe out of time while the machine itself got 3x slower: flagged as the grader's, not scored."""
+    """A probe out of time while the machine itself got 3x slower, and at that pace the limit was too short for a
+    correct loop: flagged as the grader's, not scored."""
     from autograder.checks import Verdict
     from autograder.judges import Context, _probe_failed
-    from autograder.limits import Pace
+    from autograder.limits import Pace, limits_for
     from autograder.recipe import Recipe
     from autograder.runner import ProbeOutcome
 
+    recipe = Recipe()
     outcome = ProbeOutcome("training", error={"type": "Timeout", "message": "did not finish within 180 s",
                                               "where": []})
-    slowed = Context(Recipe(), plan=None, device="cpu", pace=Pace(0.06, {}, 23000, after_timeout=0.18))
+    derived = limits_for(recipe, 0.06)  # 23,000 rows: the limits follow the pace, above the floors
+    slowed = Context(recipe, plan=None, device="cpu", pace=Pace(0.06, derived, 23000, after_timeout=0.18))
     v = Verdict("loss_decreases", 2)
     assert _probe_failed(v, outcome, "training", slowed)
     assert v.internal_error and "3.0 times slower" in v.observed and "Nothing on your side" in v.fix
-    steady = Context(Recipe(), plan=None, device="cpu", pace=Pace(0.06, {}, 23000, after_timeout=0.07))
+    steady = Context(recipe, plan=None, device="cpu", pace=Pace(0.06, derived, 23000, after_timeout=0.07))
     v = Verdict("loss_decreases", 2)
     assert _probe_failed(v, outcome, "training", steady)
     assert not v.internal_error and "takes about 30 s on this machine now" in v.observed
+
+
+def test_a_busy_machine_does_not_excuse_a_timeout_the_limit_had_room_for():
+    """The CI failure of 2026-12-02: an endless loop on the fixture, the pace re-measured 6.8x slower (2 -> 13 ms an
+    epoch). At 13 ms a correct loop needs about a minute for 500 epochs; the limit was the 180 s floor. The timeout is
+    the submission's (scored, and the message says the machine was busy but not enough to explain it): a submission
+    must not earn "not scored" by keeping the grader's cores busy."""
+    from autograder.checks import Verdict
+    from autograder.judges import Context, _probe_failed
+    from autograder.limits import Pace, limits_for
+    from autograder.recipe import Recipe
+    from autograder.runner import ProbeOutcome
+
+    recipe = Recipe()
+    derived = limits_for(recipe, 0.002, 0.013)
+    assert derived["training"] == 180.0  # the floor
+    pace = Pace(0.002, derived, 400, after_timeout=0.0136, minibatch_seconds=0.013)
+    assert pace.slowdown > 6 and not pace.machine_slowed("training", recipe)
+    outcome = ProbeOutcome("training", error={"type": "Timeout", "message": "did not finish within 180 s",
+                                              "where": []})
+    v = Verdict("loss_decreases", 2)
+    assert _probe_failed(v, outcome, "training", Context(recipe, plan=None, device="cpu", pace=pace))
+    assert not v.internal_error
+    assert "the grading machine was busy" in v.observed and "within its limit" in v.observed
+    # ... and a limit set below what the slowed pace needs (a test's override) is the machine's after all
+    tight = Pace(0.002, {**derived, "training": 15.0, "end_to_end": 15.0}, 400, after_timeout=0.0136,
+                 minibatch_seconds=0.013)
+    assert tight.machine_slowed("training", recipe) and tight.machine_slowed("end_to_end", recipe)
+    calm = Pace(0.002, {**derived, "training": 15.0}, 400, after_timeout=0.0025, minibatch_seconds=0.013)
+    assert not calm.machine_slowed("training", recipe)
+
+
+def test_the_pace_is_timed_over_a_window_not_a_few_milliseconds():
+    """One descheduling in three 2-ms epochs read as a machine 6.8x slower: the pace is a median over MIN_TIMED
+    seconds at least, however short an epoch is (and MAX_TIMED_STEPS steps at most)."""
+    import torch
+
+    from autograder import limits
+
+    weight = torch.zeros(1, requires_grad=True)
+    steps = []
+
+    def model(tokens):  # a step of microseconds
+        steps.append(1)
+        return tokens.float().sum(1, keepdim=True) * weight
+
+    tokens, y = torch.ones(8, 4, dtype=torch.long), torch.ones(8)
+    optimizer = torch.optim.Adam([weight], lr=0.01)
+    assert limits._step_seconds(model, optimizer, tokens, y, steps=3, window=0.05) > 0
+    assert 4 < len(steps) <= limits.MAX_TIMED_STEPS + 2
 
 
 def test_nan_loss_is_reported(tmp_path):
