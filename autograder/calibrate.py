@@ -43,28 +43,37 @@ def _grade_one(task: tuple) -> list[dict]:
     from autograder.recipe import DataPaths, Recipe
     from autograder.runner import run_in_process
 
-    name, seed, csv, tokenizer = task
+    name, seed, csv, tokenizer, uncalibrated = task
     submission, kind = next((s, k) for s, k in _corpus() if s.name == name)
+    import os
+
     import submissions
+
+    from autograder.hidden import calibrations
 
     with tempfile.TemporaryDirectory() as tmp:
         path = submissions.build(submission, Path(tmp))
+        if uncalibrated:  # judged as data no calibration covers: no user calibration is found in an empty folder
+            os.environ[calibrations.USER_ENV] = str(Path(tmp) / "no-calibrations")
         report = grade(path, names=list(submission.fails) or None, recipe=Recipe(seed=seed),
-                       runner=run_in_process, parallel=1, device="cpu", thresholds=Thresholds(),
+                       runner=run_in_process, parallel=1, device="cpu",
+                       thresholds=None if uncalibrated else Thresholds(),
                        data=DataPaths(csv, tokenizer) if csv else None)
     records = []
     for v in report.verdicts:
         numbers = {k: x for k, x in v.details.items() if isinstance(x, (int, float, str, dict)) or
                    (isinstance(x, list) and len(x) <= 10)}  # the judged statistics, not the embeddings
+        if v.check == "separability" and report.grader_run:
+            numbers["grader_run"] = report.grader_run
         records.append({"subject": name, "kind": kind, "seed": seed, "check": v.check, "passed": v.passed,
                         "targeted": v.check in submission.fails, "margin": None, "deviation": None,
                         "margins": None, **numbers, "observed": v.observed[:200]})
     return records
 
 
-def run(seeds: int, jobs: int, only: list[str] | None = None, data=None) -> list[dict]:
+def run(seeds: int, jobs: int, only: list[str] | None = None, data=None, uncalibrated: bool = False) -> list[dict]:
     csv, tokenizer = (data.csv, data.tokenizer) if data is not None else (None, None)
-    tasks = [(s.name, seed, csv, tokenizer) for s, _ in _corpus() if not only or s.name in only
+    tasks = [(s.name, seed, csv, tokenizer, uncalibrated) for s, _ in _corpus() if not only or s.name in only
              for seed in range(seeds)]
     tasks.sort(key=lambda t: t[1])  # seed-major, so an interrupted run covers every subject
     records: list[dict] = []
@@ -83,7 +92,7 @@ def _fmt(values: list[float]) -> str:
     return f"{min(values):.3f} / {statistics.median(values):.3f} / {max(values):.3f}"
 
 
-def summarize(records: list[dict], seeds: int) -> str:
+def summarize(records: list[dict], seeds: int, uncalibrated: bool = False) -> str:
     from autograder.checks import REGISTRY
     from autograder.hidden.judges import Thresholds
 
@@ -127,7 +136,20 @@ def summarize(records: list[dict], seeds: int) -> str:
                 comps.setdefault(k, []).append(v)
     for k, v in comps.items():
         lines.append(f"- {k}: margin min / median / max {_fmt(v)}")
-    lines += ["", f"Thresholds in force: {json.dumps(asdict(thresholds))}"]
+    if uncalibrated:
+        lines += ["", "Thresholds in force: those of data no calibration covers (autograder/hidden/calibrations.py, "
+                  "from_grader_run): separability's bar below the grader's own run on the same plan, each grading its "
+                  f"own; the rest {json.dumps(asdict(thresholds))}", "",
+                  "Separability against the grader's own run (student's score after training - the grader's):", ""]
+        for kind in ("correct", "mutant"):
+            rs = [r for r in records if r["check"] == "separability" and r.get("grader_run")
+                  and (r["kind"] != "mutant") == (kind == "correct") and (kind == "correct" or r["targeted"])]
+            gaps = [r["score_after"] - r["grader_run"]["score_after"] for r in rs if r.get("score_after") is not None]
+            runs = [r["grader_run"]["score_after"] for r in rs]
+            lines.append(f"- {kind} ({len(rs)} gradings): gap min / median / max {_fmt(gaps)}; the grader's run "
+                         f"{_fmt(runs)}; its seconds {_fmt([r['grader_run']['seconds'] for r in rs])}")
+    else:
+        lines += ["", f"Thresholds in force: {json.dumps(asdict(thresholds))}"]
     return "\n".join(lines)
 
 
@@ -143,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="calibrate on these data (a CSV or its folder; default: the fixture)")
     parser.add_argument("--tokenizer", help="their tokenizer (default: beside the data)")
     parser.add_argument("--from-results", metavar="JSON", help="summarize an earlier run's results.json again")
+    parser.add_argument("--uncalibrated", action="store_true",
+                        help="judge as grading judges data no calibration covers (separability against the grader's "
+                             "own run on each plan), to measure that rule's rates; stores no thresholds")
     args = parser.parse_args(argv)
     if not args.from_results and not (REPO / "tests" / "submissions.py").is_file():
         print(f"autograder calibrate: the corpus (tests/submissions.py: the reference's variants and mutants) lives in "
@@ -161,10 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         records = json.loads(Path(args.from_results).read_text())
         args.seeds = 1 + max(r["seed"] for r in records)
     else:
-        records = run(args.seeds, args.jobs, args.only, data)
-    summary = summarize(records, args.seeds)
+        records = run(args.seeds, args.jobs, args.only, data, args.uncalibrated)
+    summary = summarize(records, args.seeds, args.uncalibrated)
     out.mkdir(parents=True, exist_ok=True)
-    if data is not None:
+    if data is not None and not args.uncalibrated:
         summary += "\n\n" + _store(records, data, fingerprint, out)
     print(summary)
     (out / "results.json").write_text(json.dumps(records, indent=0))

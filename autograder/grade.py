@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder.checks import Check, Verdict, judge_function, select, with_prerequisites
@@ -36,6 +36,7 @@ class GradeReport:
     seconds: float = 0.0
     recipe: Recipe = field(default_factory=Recipe)
     skipped: list[str] = field(default_factory=list)  # top-level statements that did not run in grading (no cost)
+    grader_run: dict | None = None  # uncalibrated data: the grader's own run the thresholds came from (scores, s)
 
     @property
     def score(self) -> float:
@@ -141,7 +142,8 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
         from autograder.judges import Context
 
         if thresholds is None and HIDDEN_INSTALLED:
-            thresholds = _calibrated_thresholds(report, data)
+            thresholds = _calibrated_thresholds(report, data, plan, recipe,
+                                                judged={c.name for c in judged})
         context = Context(recipe, plan, report.device, thresholds, pace=paces[0])
         runs = list(running)
     # A worker that died or ran out of time in one probe took the probes after it down with it: they run again, in
@@ -225,9 +227,9 @@ def _lost_with(run, group: list[str]) -> list[str]:
     return unfinished[1:]  # the first is the one it was running
 
 
-def _calibrated_thresholds(report: GradeReport, data: DataPaths):
+def _calibrated_thresholds(report: GradeReport, data: DataPaths, plan, recipe: Recipe, judged=()):
     """The thresholds calibrated for these data (autograder/hidden/calibrations.py); on data no calibration covers,
-    the fixture's, with a warning in every report."""
+    thresholds from the grader's own run on them (when separability is judged), with a warning in every report."""
     from autograder.hidden import calibrations
     from autograder.hidden.judges import Thresholds
 
@@ -237,11 +239,17 @@ def _calibrated_thresholds(report: GradeReport, data: DataPaths):
         return found.thresholds
     fingerprint = calibrations.fingerprint(data.csv, data.tokenizer)
     report.calibration = f"uncalibrated: {data.csv} ({fingerprint})"
+    thresholds, how = Thresholds(), "graded with the offline fixture's thresholds, which separability may not fit here"
+    if "separability" in judged:
+        run = calibrations.grader_run(plan, recipe)
+        report.grader_run = asdict(run)
+        thresholds, how = calibrations.from_grader_run(run)
+        report.calibration += f"; {how}"
     report.warnings.append(
         f"UNCALIBRATED DATA: no calibration covers {data.csv} with tokenizer {data.tokenizer} (fingerprint "
-        f"{fingerprint}); graded with the offline fixture's thresholds, which separability and end_to_end may not "
-        f"fit here. Calibrate once: autograder calibrate --data {data.csv} --tokenizer {data.tokenizer}")
-    return Thresholds()
+        f"{fingerprint}); {how}. Calibrate once for thresholds measured on these data: "
+        f"autograder calibrate --data {data.csv} --tokenizer {data.tokenizer}")
+    return thresholds
 
 
 def describe_failure(failure: dict) -> str:

@@ -54,7 +54,8 @@ def results_json(report: GradeReport) -> dict:
         "score": report.score,
         "execution_time": round(report.seconds, 2),
         "extra_data": {"isolation": report.isolation, "device": _t(report.device),
-                       "calibration": _t(report.calibration), "warnings": [_t(w) for w in report.warnings]},
+                       "calibration": _t(report.calibration), "warnings": [_t(w) for w in report.warnings],
+                       "grader_run": report.grader_run},
         "output": "\n".join([f"grader warning: {_t(w)}" for w in report.warnings] +
                             [f"notebook: {_t(p)}" for p in report.problems] +
                             [f"not run in grading (costs nothing by itself): {_t(s)}" for s in report.skipped])

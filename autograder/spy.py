@@ -21,6 +21,13 @@ def _same(a: torch.device, b: torch.device) -> bool:
     return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
+def steps_model(optimizer, model: torch.nn.Module) -> bool:
+    """Does this optimizer step (some of) the model's parameters? Optimizer step hooks are global: in one process,
+    another optimizer's steps (the grader's own run, beside an in-process runner) must not count as the loop's."""
+    ids = {id(p) for p in model.parameters()}
+    return any(id(p) in ids for group in optimizer.param_groups for p in group["params"])
+
+
 def _move_target(func, args, kwargs) -> torch.device | None:
     """The device a Tensor.to/.cuda/.cpu call sends its tensor to, or None if it does not name one."""
     name = _MOVES[func]
@@ -29,8 +36,13 @@ def _move_target(func, args, kwargs) -> torch.device | None:
     if name == "cuda":
         index = args[1] if len(args) > 1 else kwargs.get("device")
         return torch.device("cuda", index) if isinstance(index, int) else torch.device(index or "cuda")
-    device, _dtype, _non_blocking, _memory_format = torch._C._nn._parse_to(*args[1:], **kwargs)
-    return device
+    rest, kwargs = args[1:], {k: v for k, v in kwargs.items() if k != "copy"}
+    try:
+        return torch._C._nn._parse_to(*rest, **kwargs)[0]
+    except RuntimeError:  # `copy` given by position (..., non_blocking, copy): torch's parser does not take it
+        if rest and isinstance(rest[-1], bool):
+            return torch._C._nn._parse_to(*rest[:-1], **kwargs)[0]
+        raise
 
 
 class TrainingSpy(TorchFunctionMode):
@@ -133,7 +145,8 @@ class TrainingSpy(TorchFunctionMode):
         return hook
 
     def _after_step(self, optimizer, args, kwargs):
-        self.steps += 1
+        if steps_model(optimizer, self.model):
+            self.steps += 1
 
     def __enter__(self):
         for name in ("to", "cuda", "cpu"):

@@ -80,17 +80,21 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
 
 
-def make_rows(n_rows: int, real_fraction: float, seed: int) -> list[dict[str, object]]:
+def make_rows(n_rows: int, real_fraction: float, seed: int, noise: float = 0.0) -> list[dict[str, object]]:
+    """`n_rows` headlines, `real_fraction` of them real. With `noise`, that share of the headlines is worded as the
+    other class would word it (its label kept): data as hard as the real FakeNewsNet, where no model separates every
+    headline (balanced accuracy at most about 1 - noise)."""
     rng = random.Random(seed)
     n_real = round(n_rows * real_fraction)
     labels = [1] * n_real + [0] * (n_rows - n_real)
     rng.shuffle(labels)
     rows, seen = [], set()
     for real in labels:
-        title = headline(rng, real)
+        worded_as = 1 - real if noise and rng.random() < noise else real  # no draw without noise: the fixture stays
+        title = headline(rng, worded_as)
         # Distinct titles, as in a scraped dataset, short enough that padding to 30 tokens never cuts their end.
         while title in seen or len(title.split()) > MAX_WORDS:
-            title = headline(rng, real)
+            title = headline(rng, worded_as)
         seen.add(title)
         domain = rng.choice(DOMAINS)
         rows.append({
@@ -109,12 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=400, help="number of headlines")
     parser.add_argument("--real-fraction", type=float, default=0.75, help="share of real headlines (Kaggle: 0.75)")
     parser.add_argument("--vocab-size", type=int, default=600, help="tokenizer vocabulary, <PAD> included")
+    parser.add_argument("--noise", type=float, default=0.0,
+                        help="share of headlines worded as the other class (0: the fixture; 0.15: about as hard as "
+                             "the real FakeNewsNet)")
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "FakeNewsNet.csv"
-    rows = make_rows(args.rows, args.real_fraction, args.seed)
+    rows = make_rows(args.rows, args.real_fraction, args.seed, args.noise)
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()

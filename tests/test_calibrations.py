@@ -39,15 +39,76 @@ def test_thresholds_are_derived_halfway_or_kept_when_nothing_separates():
                 "scores": scores}
 
     records = [record("reference", 0.83), record("variant", 0.85), record("mutant", 0.55)]
-    records += [record("reference", None, scores=[0.70, 0.74], check="end_to_end")]
+    records += [record("reference", None, scores=[0.60, 0.70], check="end_to_end")]
     thresholds, measured = calibrations.derive(records)
     assert thresholds.separable == round((0.83 + 0.55) / 2, 3)  # halfway between worst right and best wrong
     assert thresholds.separable_gain == round((0.33 + 0.05) / 2, 3)
-    assert thresholds.end_to_end == round(0.74 - calibrations.SPARE, 3)  # no targeted mutant: a spare below
+    assert thresholds.end_to_end == round(0.70 - calibrations.SPARE, 3)  # no targeted mutant: a spare below
+    easy = [record("reference", None, scores=[0.999], check="end_to_end")]  # no mutant: never raised above
+    thresholds, measured = calibrations.derive(easy)
+    assert thresholds.end_to_end == Thresholds().end_to_end and "kept" in measured["end_to_end"]
     assert thresholds.loss_drop == Thresholds().loss_drop  # the loss thresholds are not a dataset's
     overlapping = [record("reference", 0.60), record("mutant", 0.70)]
     thresholds, measured = calibrations.derive(overlapping)
     assert thresholds.separable == Thresholds().separable and "no line separates" in measured["separable"]["kept"]
+
+
+def test_uncalibrated_data_draw_separabilitys_line_below_the_graders_own_run():
+    """Data no calibration covers: separability's bar MARGIN below the grader's own correct run on them (the real
+    FakeNewsNet: about 0.83), its gain at most half of that run's, never above the fixture's; no line when that run
+    does not separate either."""
+    fixture = Thresholds()
+    real_like, how = calibrations.from_grader_run(calibrations.GraderRun(0.52, 0.83, 30.0))
+    assert real_like.separable == round(0.83 - calibrations.MARGIN, 3) and real_like.separable_gain == fixture.separable_gain
+    assert real_like.end_to_end == fixture.end_to_end and real_like.loss_drop == fixture.loss_drop
+    assert "0.52 -> 0.83" in how and "0.73" in how
+    easy, _ = calibrations.from_grader_run(calibrations.GraderRun(0.55, 1.0, 1.0))
+    assert easy.separable == fixture.separable  # never above the fixture's
+    gains_little, _ = calibrations.from_grader_run(calibrations.GraderRun(0.60, 0.85, 1.0))
+    assert gains_little.separable_gain == 0.125  # half of what the grader's own run gained
+    stuck, how = calibrations.from_grader_run(calibrations.GraderRun(0.50, 0.55, 1.0))
+    assert stuck == fixture and "no line between right and wrong" in how
+
+
+def _generated(folder: Path, rows: int, seed: int, noise: float = 0.0) -> DataPaths:
+    """`rows` headlines from the fixture's generator, in the Kaggle schema, with a tokenizer trained on them; with
+    `noise`, that share worded as the other class would word it (0.15: about as hard as the real FakeNewsNet)."""
+    sys.path.insert(0, str(REPO / "data_fixtures"))
+    from make_fixture import make_rows
+
+    from autograder.data import KAGGLE_COLUMNS, train_tokenizer
+
+    folder.mkdir(parents=True)
+    with open(folder / "FakeNewsNet.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(KAGGLE_COLUMNS))
+        writer.writeheader()
+        writer.writerows(make_rows(rows, 0.75, seed=seed, noise=noise))
+    train_tokenizer(folder / "FakeNewsNet.csv", folder / "fakenews_tokenizer", vocab_size=600)
+    return DataPaths(str(folder / "FakeNewsNet.csv"), str(folder / "fakenews_tokenizer.model"))
+
+
+@pytest.mark.slow
+def test_the_reference_gets_full_marks_on_hard_uncalibrated_data(tmp_path, capsys, monkeypatch):
+    """The issue's 10/12: on data as hard as the real FakeNewsNet (15% of the headlines worded as the other class),
+    never calibrated, the fixture's 0.90 failed a correct run at 0.83. With the bar below the grader's own run, the
+    reference gets full marks, and labels misaligned with the text still fail separability."""
+    monkeypatch.setenv(calibrations.USER_ENV, str(tmp_path / "no-calibrations"))
+    data = _generated(tmp_path / "hard", 2000, seed=7, noise=0.15)
+    code = cli.main(["grade", str(REFERENCE_NOTEBOOK), "--data", data.csv, "--out", str(tmp_path / "graded")])
+    results = json.loads((tmp_path / "graded" / "results.json").read_text())
+    printed = capsys.readouterr().out
+    assert code == 0 and results["score"] == 12, printed
+    assert "UNCALIBRATED DATA" in printed and "the grader's own run on these data went" in printed
+    run = results["extra_data"]["grader_run"]
+    assert 0.75 < run["score_after"] < 0.95 and run["score_after"] - run["score_before"] > calibrations.MIN_GAIN
+
+    import submissions
+
+    from autograder.grade import grade
+
+    mutant = next(s for s in submissions.MUTANTS if s.name == "ShuffledLabels")
+    report = grade(submissions.build(mutant, tmp_path), names=["separability"], data=data)
+    assert not report.verdicts[0].passed and report.grader_run is not None, report.verdicts[0].observed
 
 
 def _other_data(folder: Path, extra_rows: int = 1) -> DataPaths:
@@ -79,18 +140,7 @@ def test_grading_uncalibrated_data_warns_in_every_report(tmp_path, capsys):
 
 def _full_size(folder: Path, rows: int) -> DataPaths:
     """A generated dataset of `rows` headlines in the Kaggle schema (the fixture's generator), with its tokenizer."""
-    sys.path.insert(0, str(REPO / "data_fixtures"))
-    from make_fixture import make_rows
-
-    from autograder.data import KAGGLE_COLUMNS, train_tokenizer
-
-    folder.mkdir(parents=True)
-    with open(folder / "FakeNewsNet.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(KAGGLE_COLUMNS))
-        writer.writeheader()
-        writer.writerows(make_rows(rows, 0.75, seed=11))
-    train_tokenizer(folder / "FakeNewsNet.csv", folder / "fakenews_tokenizer", vocab_size=600)
-    return DataPaths(str(folder / "FakeNewsNet.csv"), str(folder / "fakenews_tokenizer.model"))
+    return _generated(folder, rows, seed=11)
 
 
 @pytest.mark.slow

@@ -384,3 +384,56 @@ def test_a_summary_that_ends_the_process_costs_only_the_checks_that_call_it(tmp_
     shapes = next(v for v in report.verdicts if v.check == "shapes")
     assert "raised no error" in shapes.observed and "exited with code 3" in shapes.observed, shapes.observed
     assert "ends the Python process" in shapes.fix
+
+
+def test_another_optimizer_in_the_process_is_not_the_loops():
+    """Optimizer step hooks are global: the grader's own run (uncalibrated data), stepping beside an in-process
+    runner, made a minibatch loop's steps not divide into epochs, so its returned losses lost their comparison
+    along the epoch and a correct loop failed loss_decreases (calibration on hard 2,000-row data, 2 of 66). The
+    snapshots and the spy count only the steps of an optimizer over the model's own parameters."""
+    import torch
+
+    import autograder.probes  # noqa: F401 (loads the probe modules in their order)
+    from autograder.hidden.probes import _Snapshots
+    from autograder.spy import TrainingSpy
+
+    class Model(torch.nn.Module):  # the spy watches model.linear.weight
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.linear(x)
+
+    model, other = Model(), torch.nn.Linear(2, 1)
+    theirs, ours = torch.optim.Adam(model.parameters(), lr=0.1), torch.optim.Adam(other.parameters(), lr=0.1)
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    snapshots = _Snapshots(model)
+    handle = register_optimizer_step_post_hook(snapshots)
+    try:
+        with TrainingSpy(model, torch.device("cpu")) as spy:
+            for optimizer in (theirs, ours, ours, theirs):
+                optimizer.zero_grad()
+                (model(torch.ones(1, 2)).sum() + other(torch.ones(1, 2)).sum()).backward()
+                optimizer.step()
+    finally:
+        handle.remove()
+    assert snapshots.steps == 2 and sorted(snapshots.kept) == [0, 1]
+    assert spy.steps == 2
+
+
+def test_the_spy_follows_moves_that_ask_for_a_copy():
+    """`x.to(device, copy=True)` (or by position) is a correct way to move data; the device spy once raised
+    ".to() does not accept copy argument" from inside the student's train()."""
+    import torch
+
+    from autograder.spy import TrainingSpy
+
+    model = torch.nn.Module()
+    model.linear = torch.nn.Linear(2, 1)
+    with TrainingSpy(model, torch.device("cpu")) as spy:
+        x = torch.ones(2).to("cpu", copy=True)
+        x = x.to("cpu", torch.float32, False, True)
+        x = x.to(device="cpu", copy=True)
+    assert x.device.type == "cpu" and spy.tensor_moves == ["cpu", "cpu", "cpu"]

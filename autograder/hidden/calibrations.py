@@ -5,9 +5,13 @@
 - `autograder calibrate --data X` measures the corpus on X, derives the thresholds (derive(), below) and stores them
   in X's calibration folder and in the user's calibrations (~/.config/rnn-embeddings-kit/calibrations/, or
   $AUTOGRADER_CALIBRATIONS: set it to a shared folder for a cluster).
-- Grading data that no calibration covers are graded with the fixture's thresholds and a loud warning, recorded in
-  every report (`calibration` in results.json): the verdicts of the statistical checks (separability, end_to_end)
-  then rest on thresholds measured on other data.
+- Grading data that no calibration covers are graded with a loud warning, recorded in every report (`calibration`
+  in results.json), and with thresholds that follow the data (`from_grader_run`, below): the grader trains its own
+  model once on these data, from the same secret initial weights and with the same recipe as the student's train()
+  gets, and separability's bar sits MARGIN below what that correct run reached (never above the fixture's). A
+  correct loop lands where the grader's does; labels misaligned with the text do not. Where the grader's own run
+  does not separate the classes either, no line can be drawn from it: the fixture's thresholds stay, and the warning
+  says so. end_to_end keeps the fixture's bar (the student's own model, in a form the grader does not train).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from autograder.hidden.judges import Thresholds
@@ -87,8 +91,10 @@ def save(calibration: Calibration, folder: Path) -> list[Path]:
 
 # How a threshold is derived from a calibration's records: the statistic of each correct run (the reference and the
 # variants) and of each run of a mutant that targets the check. The line goes halfway between the worst correct run
-# and the best targeted mutant; with no targeted mutant, SPARE below the worst correct run. Where the two overlap, no
-# line separates right from wrong on these data: the fixture's threshold is kept, and the calibration says so.
+# and the best targeted mutant; with no targeted mutant, SPARE below the worst correct run, but never above the
+# fixture's (a few correct runs that all scored 0.999 are no reason to demand 0.949 of the next one). Where the two
+# overlap, no line separates right from wrong on these data: the fixture's threshold is kept, and the calibration
+# says so.
 SPARE = 0.05
 RULES = {  # threshold -> (check, statistic of a record)
     "separable": ("separability", lambda r: r.get("score_after")),
@@ -96,6 +102,72 @@ RULES = {  # threshold -> (check, statistic of a record)
                        else r["score_after"] - r["score_before"]),
     "end_to_end": ("end_to_end", lambda r: max(r["scores"]) if r.get("scores") else None),
 }
+
+
+MARGIN = 0.10  # uncalibrated data: separability's bar this far below the grader's own correct run
+MIN_GAIN = 0.10  # ... drawn only when that run gained this much over the untrained embeddings
+
+
+@dataclass
+class GraderRun:
+    """The grader's own correct training run on the grading data (from_grader_run)."""
+
+    score_before: float
+    score_after: float
+    seconds: float
+
+    @property
+    def separates(self) -> bool:
+        return self.score_after - self.score_before >= MIN_GAIN
+
+
+def grader_run(plan, recipe) -> GraderRun:
+    """The lesson's loop (full-batch Adam on binary cross-entropy, recipe.epochs at recipe.lr), run by the grader on
+    its own model from the plan's secret initial weights, on the plan's data, on one thread: what a correct train()
+    does in the training probe. Scored like the student's run (autograder.metrics.separability_score)."""
+    import time
+
+    import torch
+    import torch.nn.functional as F
+
+    from autograder.grading_model import GraderRNN
+    from autograder.metrics import separability_score
+    from autograder.recompute import document_summaries
+
+    start = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = GraderRNN(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
+        model.load_state_dict(plan.grader_init)
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+        y = plan.y.float()
+        for _ in range(recipe.epochs):
+            optimizer.zero_grad()
+            F.binary_cross_entropy_with_logits(model(plan.tokens).squeeze(1), y).backward()
+            optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
+    final = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    labels = plan.y.numpy()
+    before = separability_score(document_summaries(plan.grader_init, plan.tokens, "grader"), labels)
+    after = separability_score(document_summaries(final, plan.tokens, "grader"), labels)
+    return GraderRun(before, after, time.perf_counter() - start)
+
+
+def from_grader_run(run: GraderRun, base: Thresholds | None = None) -> tuple[Thresholds, str]:
+    """Thresholds for data no calibration covers: separability's bar MARGIN below the grader's own correct run (never
+    above `base`, the fixture's), its gain at most half of that run's; and a sentence that says what was done."""
+    base = base or Thresholds()
+    seen = f"the grader's own run on these data went {run.score_before:.2f} -> {run.score_after:.2f}"
+    if not run.separates:
+        return base, (f"{seen}, so no line between right and wrong can be drawn from it: separability is judged "
+                      f"with the fixture's thresholds, which may not fit these data")
+    separable = round(min(base.separable, run.score_after - MARGIN), 3)
+    gain = round(min(base.separable_gain, 0.5 * (run.score_after - run.score_before)), 3)
+    return replace(base, separable=separable, separable_gain=gain), (
+        f"{seen}; separability's bar set {MARGIN:g} below it: balanced accuracy >= {separable} and a gain of "
+        f"{gain} (end_to_end keeps the fixture's {base.end_to_end})")
 
 
 def derive(records: list[dict], base: Thresholds | None = None) -> tuple[Thresholds, dict]:
@@ -112,8 +184,12 @@ def derive(records: list[dict], base: Thresholds | None = None) -> tuple[Thresho
         elif wrong and max(wrong) >= min(correct):
             entry["kept"] = (f"no line separates right from wrong here (a targeted mutant reached {max(wrong):.3f}, a "
                              f"correct run {min(correct):.3f}): the fixture's threshold is kept")
-        else:
-            line = (max(wrong) + min(correct)) / 2 if wrong else min(correct) - SPARE
-            values[name] = round(max(line, 0.01), 3)
+        elif wrong:
+            values[name] = round(max((max(wrong) + min(correct)) / 2, 0.01), 3)
+        else:  # nothing wrong was measured near it: the line may come down to make room, never go up
+            values[name] = round(max(min(min(correct) - SPARE, getattr(base, name)), 0.01), 3)
+            if values[name] == getattr(base, name):
+                entry["kept"] = ("no targeted mutant was measured, and the correct runs leave the fixture's threshold "
+                                 "room: it is kept (a line is raised only where a mutant shows the need)")
         measured[name] = entry
     return Thresholds(**values), measured

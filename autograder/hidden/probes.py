@@ -8,6 +8,7 @@ import torch
 
 from autograder.probes import _grader_model, _load_weights, _losses, _model_class, _state, _train, describe, probe_model
 from autograder.recipe import Recipe
+from autograder.spy import steps_model
 
 
 class _Snapshots:
@@ -18,6 +19,8 @@ class _Snapshots:
         self.model, self.budget, self.stride, self.steps, self.kept = model, budget, 1, 0, {}
 
     def __call__(self, optimizer, args, kwargs) -> None:
+        if not steps_model(optimizer, self.model):  # another optimizer in this process (hooks are global)
+            return
         if self.steps % self.stride == 0:
             self.kept[self.steps] = _state(self.model)
             if len(self.kept) > self.budget:
