@@ -6,6 +6,9 @@ observed false-fail rate (correct submissions failing) and false-pass rate (muta
     autograder calibrate --data FakeNewsNet.csv --tokenizer fakenews_tokenizer.model --seeds 5
         # other data: also derives the thresholds for them and stores them with the data's fingerprint
         # (autograder/hidden/calibrations.py), so that `autograder grade --data` uses them
+    autograder calibrate --data hard.csv --uncalibrated --seeds 3
+        # each grading judged as data no calibration covers are (separability against the grader's own run on
+        # its plan): that rule's rates on these data; nothing is stored
 
 Runs the kit's own corpus in-process (trusted code): no sandbox, no time limits. Needs a checkout of the kit.
 """
