@@ -86,7 +86,8 @@ def _grader_setup(plan, recipe):
     return model, torch.optim.Adam(model.parameters(), lr=recipe.lr)
 
 
-def _one_thread(measure):
+def one_thread(measure):
+    """Runs `measure()` with torch on one thread (as the workers train), then restores the thread count."""
     import torch
 
     threads = torch.get_num_threads()
@@ -102,16 +103,12 @@ def _step_seconds(model, optimizer, tokens, y, steps: int, window: float = MIN_T
     `steps` steps, and more until `window` seconds were timed (MAX_TIMED_STEPS at most)."""
     import statistics
 
-    import torch.nn.functional as F
+    from autograder.grading_model import full_batch_step
 
     times: list[float] = []
     while len(times) < steps + 1 or (sum(times[1:]) < window and len(times) <= MAX_TIMED_STEPS):
         start = time.perf_counter()
-        optimizer.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y)
-        loss.backward()
-        optimizer.step()
-        loss.item()
+        full_batch_step(model, optimizer, tokens, y).item()
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])
 
@@ -119,7 +116,7 @@ def _step_seconds(model, optimizer, tokens, y, steps: int, window: float = MIN_T
 def epoch_seconds(plan, recipe, epochs: int = TIMED_EPOCHS) -> float:
     """The median time of a full-batch epoch of the grader's model (Adam, binary cross-entropy) on the plan's data,
     on one thread, after one epoch of warm-up, over a window of MIN_TIMED seconds at least."""
-    return _one_thread(lambda: _step_seconds(*_grader_setup(plan, recipe), plan.tokens, plan.y, epochs))
+    return one_thread(lambda: _step_seconds(*_grader_setup(plan, recipe), plan.tokens, plan.y, epochs))
 
 
 def epoch_seconds_after_timeout(plan, recipe, windows: int = 2) -> float:
@@ -135,7 +132,7 @@ def minibatch_seconds(plan, recipe, steps: int = MINIBATCH_STEPS) -> float:
 
     rows = len(plan.y)
     batch = min(MINIBATCH, rows)
-    step = _one_thread(lambda: _step_seconds(*_grader_setup(plan, recipe), plan.tokens[:batch], plan.y[:batch], steps))
+    step = one_thread(lambda: _step_seconds(*_grader_setup(plan, recipe), plan.tokens[:batch], plan.y[:batch], steps))
     return step * math.ceil(rows / batch)
 
 

@@ -128,26 +128,22 @@ def grader_run(plan, recipe) -> GraderRun:
     import time
 
     import torch
-    import torch.nn.functional as F
 
-    from autograder.grading_model import GraderRNN
+    from autograder.grading_model import GraderRNN, full_batch_step
+    from autograder.limits import one_thread
     from autograder.metrics import separability_score
     from autograder.recompute import document_summaries
 
     start = time.perf_counter()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = GraderRNN(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
-        model.load_state_dict(plan.grader_init)
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-        y = plan.y.float()
+    model = GraderRNN(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
+    model.load_state_dict(plan.grader_init)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+
+    def train() -> None:
         for _ in range(recipe.epochs):
-            optimizer.zero_grad()
-            F.binary_cross_entropy_with_logits(model(plan.tokens).squeeze(1), y).backward()
-            optimizer.step()
-    finally:
-        torch.set_num_threads(threads)
+            full_batch_step(model, optimizer, plan.tokens, plan.y)
+
+    one_thread(train)
     final = {k: v.detach().clone() for k, v in model.state_dict().items()}
     labels = plan.y.numpy()
     before = separability_score(document_summaries(plan.grader_init, plan.tokens, "grader"), labels)
