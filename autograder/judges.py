@@ -94,9 +94,9 @@ def _timed_out(v, outcome, ctx) -> None:
         v.fix = "Nothing on your side: your instructor grades it again on a machine that is not overloaded."
         return
     if recipe is not None and pace.slowdown >= SLOWED_DOWN:  # busy, but not enough to explain it: say both
+        needed, limit = pace.worker_needs(outcome.name, recipe)
         v.observed += (f"; the grading machine was busy (the grader's model trained {slower}), but at that pace a "
-                       f"correct loop needs about {pace.needed_now([outcome.name], recipe):.0f} s for this check, "
-                       "within its limit")
+                       f"correct loop needs about {needed:.0f} s, within the limit of {limit:.0f} s")
     expected = pace.expected(outcome.name, recipe) if recipe is not None else 0.0
     if expected:
         epochs = expected / pace.epoch_seconds

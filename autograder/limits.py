@@ -60,16 +60,21 @@ class Pace:
         per_epoch = max(MARGIN * self.epoch_seconds, MINIBATCH_MARGIN * self.minibatch_seconds)
         return ALLOWANCE + sum(work_epochs(p, recipe) for p in probes) * per_epoch * self.slowdown
 
+    def worker_needs(self, probe: str, recipe) -> tuple[float, float]:
+        """For the worker that ran `probe`: the seconds a correct loop needs at the pace measured after the timeout,
+        and the limit that worker had."""
+        from autograder.grade import WORKER_GROUPS
+
+        group = [p for p in next((g for g in WORKER_GROUPS if probe in g), (probe,)) if p in self.limits]
+        return self.needed_now(group, recipe), group_limit(self, group)
+
     def machine_slowed(self, probe: str, recipe) -> bool:
         """Did the machine, not the submission, make the probe run out of time? It got SLOWED_DOWN times slower or
         more, and at its new pace a correct loop would need more than the limit of the worker that ran the probe."""
-        from autograder.grade import WORKER_GROUPS
-
         if self.slowdown < SLOWED_DOWN:
             return False
-        group = next((g for g in WORKER_GROUPS if probe in g), (probe,))
-        limit = group_limit(self, [p for p in group if p in self.limits])
-        return self.needed_now(group, recipe) > limit
+        needed, limit = self.worker_needs(probe, recipe)
+        return needed > limit
 
 
 def work_epochs(probe: str, recipe) -> int:

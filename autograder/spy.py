@@ -28,6 +28,21 @@ def steps_model(optimizer, model: torch.nn.Module) -> bool:
     return any(id(p) in ids for group in optimizer.param_groups for p in group["params"])
 
 
+def parse_to(args, kwargs) -> tuple:
+    """Tensor.to's arguments after the tensor, as (device, dtype, non_blocking, copy, memory_format). torch's own
+    parser does not take `copy`, by keyword or by position (`x.to(device, dtype, non_blocking, copy)`)."""
+    kwargs = dict(kwargs)
+    copy = bool(kwargs.pop("copy", False))
+    try:
+        device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*args, **kwargs)
+    except RuntimeError:
+        if not (args and isinstance(args[-1], bool)):
+            raise
+        copy = args[-1]
+        device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*args[:-1], **kwargs)
+    return device, dtype, non_blocking, copy, memory_format
+
+
 def _move_target(func, args, kwargs) -> torch.device | None:
     """The device a Tensor.to/.cuda/.cpu call sends its tensor to, or None if it does not name one."""
     name = _MOVES[func]
@@ -36,13 +51,7 @@ def _move_target(func, args, kwargs) -> torch.device | None:
     if name == "cuda":
         index = args[1] if len(args) > 1 else kwargs.get("device")
         return torch.device("cuda", index) if isinstance(index, int) else torch.device(index or "cuda")
-    rest, kwargs = args[1:], {k: v for k, v in kwargs.items() if k != "copy"}
-    try:
-        return torch._C._nn._parse_to(*rest, **kwargs)[0]
-    except RuntimeError:  # `copy` given by position (..., non_blocking, copy): torch's parser does not take it
-        if rest and isinstance(rest[-1], bool):
-            return torch._C._nn._parse_to(*rest[:-1], **kwargs)[0]
-        raise
+    return parse_to(args[1:], kwargs)[0]
 
 
 class TrainingSpy(TorchFunctionMode):
@@ -196,13 +205,10 @@ class CudaOnCpu(TorchFunctionMode):
         if func is torch.Tensor.cuda:
             return args[0].cpu()
         if func is torch.Tensor.to and args:
-            copy = kwargs.pop("copy", False)
-            device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*args[1:], **kwargs)
+            device, dtype, non_blocking, copy, memory_format = parse_to(args[1:], kwargs)
             if device is not None and device.type == "cuda":
                 return args[0].to("cpu", dtype=dtype or args[0].dtype, non_blocking=non_blocking, copy=copy,
                                   memory_format=memory_format or torch.preserve_format)
-            if copy:
-                kwargs["copy"] = copy
         elif kwargs.get("device") is not None and torch.device(kwargs["device"]).type == "cuda":
             kwargs["device"] = "cpu"
         return func(*args, **kwargs)

@@ -195,6 +195,10 @@ MODULE_LEVEL_VARIANTS = (
         "TRAIN_DEVICE = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
         head="def train(model, tokens, y, *, epochs, lr, device=None):\n"
              "    device = torch.device(device) if device is not None else TRAIN_DEVICE\n")),
+    Submission("MovesCopiesOfTheData", _loop_with(  # found grading from an installed wheel: the spy raised here
+        "import torch.nn as nn\ncriterion = nn.BCEWithLogitsLoss()",
+        "    tokens, y = tokens.to(device), y.to(device).float()\n",
+        "    tokens, y = tokens.to(device, copy=True), y.to(device, torch.float32, False, True)\n")),
     Submission("OptimizerConfigDict", _loop_with(
         "ADAM = dict(betas=(0.9, 0.999), eps=1e-8)\nADAM['weight_decay'] = 0.0",
         "torch.optim.Adam(model.parameters(), lr=lr)", "torch.optim.Adam(model.parameters(), lr=lr, **ADAM)")),
