@@ -108,7 +108,7 @@ def summarize(records: list[dict], seeds: int, uncalibrated: bool = False) -> st
     for check in REGISTRY:
         correct = [r for r in records if r["check"] == check.name and r["kind"] != "mutant"]
         mutants = [r for r in records if r["check"] == check.name and r["kind"] == "mutant" and r["targeted"]]
-        key = "deviation" if check.name in ("summarize_is_last_state", "mean_summary") else "margin"
+        key = check.statistic
 
         def values(rs):
             return [r[key] for r in rs if r[key] is not None]

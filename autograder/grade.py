@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.checks import Check, Verdict, judge_function, select, with_prerequisites
+from autograder.checks import WORKER_GROUPS, Check, Verdict, choose_thresholds, judge_function, select, \
+    with_prerequisites
 from autograder.notebook import Definitions, read_definitions
 from autograder.recipe import DataPaths, Recipe, default_data_paths
 from autograder.runner import ProbeOutcome, run_worker
 
-# Probes that share a worker (and so its start-up: about 3 s of imports), in the order they run; each probe's result
-# is kept as soon as it is known, so a train() that hangs still leaves the model checks scored. Two workers: two cores.
-WORKER_GROUPS = (("rnn_model", "mean_model", "loop", "training"), ("end_to_end",))
+# WORKER_GROUPS (autograder/checks.py, from each ProbeSpec): the probes that share a worker, in the order they run.
 # Each worker's time limit: from the work it asks for and this machine's measured pace (autograder/limits.py).
 
 
@@ -138,12 +137,13 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             raise
         job_ready.set_result((definitions, plan))
         report.problems.extend(definitions.problems)
-        from autograder.checks import HIDDEN_INSTALLED
-        from autograder.judges import Context
+        from autograder.judging import Context
 
-        if thresholds is None and HIDDEN_INSTALLED:
-            thresholds = _calibrated_thresholds(report, data, plan, recipe,
-                                                judged={c.name for c in judged})
+        chooser = choose_thresholds()
+        if thresholds is None and chooser is not None:  # the hidden checks' thresholds, for these data
+            choice = chooser(data, plan, recipe, {c.name for c in judged})
+            thresholds, report.calibration, report.grader_run = choice.thresholds, choice.calibration, choice.grader_run
+            report.warnings.extend(choice.warnings)
         context = Context(recipe, plan, report.device, thresholds, pace=paces[0])
         runs = list(running)
     # A worker that died or ran out of time in one probe took the probes after it down with it: they run again, in
@@ -225,31 +225,6 @@ def _lost_with(run, group: list[str]) -> list[str]:
     unfinished = [p for p in group if p in run.outcomes and not run.outcomes[p].ok
                   and run.outcomes[p].error.get("type") in ("WorkerDied", "Timeout")]
     return unfinished[1:]  # the first is the one it was running
-
-
-def _calibrated_thresholds(report: GradeReport, data: DataPaths, plan, recipe: Recipe, judged=()):
-    """The thresholds calibrated for these data (autograder/hidden/calibrations.py); on data no calibration covers,
-    thresholds from the grader's own run on them (when separability is judged), with a warning in every report."""
-    from autograder.hidden import calibrations
-    from autograder.hidden.judges import Thresholds
-
-    found = calibrations.lookup(data.csv, data.tokenizer)
-    if found is not None:
-        report.calibration = f"calibrated on {found.name} ({found.fingerprint})"
-        return found.thresholds
-    fingerprint = calibrations.fingerprint(data.csv, data.tokenizer)
-    report.calibration = f"uncalibrated: {data.csv} ({fingerprint})"
-    thresholds, how = Thresholds(), "graded with the offline fixture's thresholds, which separability may not fit here"
-    if "separability" in judged:
-        run = calibrations.grader_run(plan, recipe)
-        report.grader_run = asdict(run)
-        thresholds, how = calibrations.from_grader_run(run)
-        report.calibration += f"; {how}"
-    report.warnings.append(
-        f"UNCALIBRATED DATA: no calibration covers {data.csv} with tokenizer {data.tokenizer} (fingerprint "
-        f"{fingerprint}); {how}. Calibrate once for thresholds measured on these data: "
-        f"autograder calibrate --data {data.csv} --tokenizer {data.tokenizer}")
-    return thresholds
 
 
 def describe_failure(failure: dict) -> str:

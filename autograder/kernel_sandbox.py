@@ -25,7 +25,7 @@ from pathlib import Path
 KERNEL_NAME = "rnn-sandboxed"
 # What a test cell imports (nbgrader_cells, checks), and what the lesson's helper module reads the data with (data,
 # resources and the fixture): nothing more.
-KERNEL_MODULES = ("__init__.py", "nbgrader_cells.py", "checks.py", "check_types.py", "data.py", "resources.py")
+KERNEL_MODULES = ("__init__.py", "nbgrader_cells.py", "checks.py", "spec.py", "data.py", "resources.py")
 FIXTURE_FILES = ("FakeNewsNet.csv", "fakenews_tokenizer.model")
 
 

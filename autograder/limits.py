@@ -24,7 +24,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-FLOORS = {"rnn_model": 60.0, "mean_model": 60.0, "loop": 60.0, "training": 180.0, "end_to_end": 300.0}
+from autograder.checks import FLOORS, PROBES, WORKER_GROUPS
+
 MARGIN = 4.0  # a correct loop may be this much slower per epoch than the grader's (a progress bar, extra work)
 MINIBATCH = 32  # rows per step of the smallest minibatches a correct loop is allowed the time for
 MINIBATCH_MARGIN = 2.0  # ... at this much slower than the grader's own minibatch steps (a DataLoader, shuffling)
@@ -63,8 +64,6 @@ class Pace:
     def worker_needs(self, probe: str, recipe) -> tuple[float, float]:
         """For the worker that ran `probe`: the seconds a correct loop needs at the pace measured after the timeout,
         and the limit that worker had."""
-        from autograder.grade import WORKER_GROUPS
-
         group = [p for p in next((g for g in WORKER_GROUPS if probe in g), (probe,)) if p in self.limits]
         return self.needed_now(group, recipe), group_limit(self, group)
 
@@ -78,8 +77,8 @@ class Pace:
 
 
 def work_epochs(probe: str, recipe) -> int:
-    """Full-batch epochs of the grading data that a probe asks the student's train() for."""
-    return {"training": recipe.epochs, "end_to_end": recipe.restarts * recipe.epochs}.get(probe, 0)
+    """Full-batch epochs of the grading data that a probe asks the student's train() for (its ProbeSpec.trains)."""
+    return PROBES[probe].work_epochs(recipe) if probe in PROBES else 0
 
 
 def _grader_setup(plan, recipe):
@@ -166,8 +165,6 @@ def grading_limit(pace: Pace, groups=None) -> float:
     with their own limit), and the allowance again for the judges. The outer bound of a batch task
     (autograder/batch.py): a grading that runs past it is the grader's problem, since every worker is stopped at
     its own limit before."""
-    from autograder.grade import WORKER_GROUPS
-
     groups = groups or WORKER_GROUPS
     return sum(group_limit(pace, g[i:]) for g in groups for i in range(len(g))) + ALLOWANCE
 

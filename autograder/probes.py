@@ -1,202 +1,38 @@
-"""Probes: the code that runs the student's definitions on inputs the grader chooses, inside the worker process.
-Each returns plain data (tensors, numbers, strings, lists, dicts) and decides nothing: the judges do.
-
-A probe raises StudentError when the student's code fails; the worker records it with the student's own lines.
-"""
+"""The public checks' probes: the code that runs the student's definitions on inputs the grader chooses, inside the
+worker process. Each returns plain data (tensors, numbers, strings, lists, dicts) and decides nothing: the judges do.
+They are declared in autograder/checks.py (PUBLIC_PROBES); the hidden checks' probes are in hidden/probes.py."""
 
 from __future__ import annotations
 
-import numbers
-from pathlib import Path
-
 import torch
 
-from autograder.grading_model import GraderRNN
+from autograder.probe_kit import describe, grader_model, probe_model, returned_losses, train_function
 from autograder.recipe import Recipe
 from autograder.spy import TrainingSpy
 
 
-class StudentError(Exception):
-    """The student's code raised, or returned something that cannot be sent back."""
-
-
-def _plain(value, what: str):
-    """A value as plain data (a CPU tensor, a number, a list of them) or a description of what it was."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", copy=True)
-    return {"not_a_tensor": type(value).__name__, "what": what}
-
-
-def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-def _number(value) -> float | None:
-    """A loss as a float: a Python number, or a one-element floating tensor (what `loss` is before `.item()`)."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
-        return float(value.detach().to("cpu", torch.float64).reshape(()))
-    return None
-
-
-def _losses(value) -> dict:
-    """What train() returned: its type, the kinds of its items, whether they are all plain Python numbers, and the
-    numbers if every item is one (one-element tensors included: their values are compared with the real losses by
-    loss_decreases, their type is train_returns_losses' business)."""
-    if not isinstance(value, (list, tuple)):
-        return {"type": type(value).__name__, "kinds": [], "length": 0, "values": None, "plain": False}
-    value = list(value)
-    kinds = sorted({type(v).__name__ for v in value})[:10]
-    plain = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
-    values = [_number(v) for v in value]
-    values = values if all(v is not None for v in values) else None
-    return {"type": type(value).__name__, "kinds": kinds, "length": len(value), "values": values, "plain": plain}
-
-
-def _model_class(ns: dict, name: str):
-    cls = ns.get(name)
-    if cls is None:
-        raise StudentError(f"`{name}` is not defined")
-    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise StudentError(f"`{name}` is not a subclass of nn.Module")
-    return cls
-
-
-def _load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
-    """The grader's weights into the student's model: the judge recomputes from these, not from what the model
-    reports about itself."""
-    own = dict(model.named_parameters())
-    missing = [k for k in weights if k not in own]
-    if missing:
-        raise StudentError(f"the model has no {missing} parameters (keep __init__ as given: self.embedding, "
-                           "self.rnn = nn.RNN(...), self.linear)")
-    wrong = [f"{k} {tuple(own[k].shape)}" for k in weights if tuple(own[k].shape) != tuple(weights[k].shape)]
-    if wrong:
-        raise StudentError(f"parameters of unexpected shape: {wrong}")
-    with torch.no_grad():
-        for key, value in weights.items():
-            own[key].copy_(value)
-
-
-def probe_model(ns: dict, name: str, job: dict, recipe: Recipe) -> dict:
-    """Builds `name` at each grader-chosen size, loads the grader's weights into it, and calls summarize() and
-    forward() on the grader's inputs."""
-    cls = _model_class(ns, name)
-    cases = []
-    for index, case in enumerate(job["cases"]):
-        vocab_size, hidden_dim, embedding_dim, padding_idx = case["sizes"]
-        result: dict = {"error": None}
-        try:
-            torch.manual_seed(recipe.seed * 1000 + index)
-            model = cls(vocab_size, hidden_dim, embedding_dim, padding_idx)
-            _load_weights(model, case["weights"])
-            with torch.no_grad():
-                result["summary"] = _plain(model.summarize(case["x"].clone()), "summarize")
-                result["logits"] = _plain(model(case["tokens"].clone()), "forward")
-        except Exception as err:  # the student's code: any exception is a finding, not a crash
-            result = {"error": describe(err)}
-        cases.append(result)
-    return {"cases": cases}
-
-
-def _train(ns: dict):
-    train = ns.get("train")
-    if train is None:
-        raise StudentError("`train` is not defined")
-    if not callable(train):
-        raise StudentError("`train` is not a function")
-    return train
-
-
-def _grader_model(job: dict, recipe: Recipe, weights: dict) -> GraderRNN:
-    model = GraderRNN(job["vocab_size"], recipe.hidden_dim, recipe.embedding_dim, job["pad"])
-    _load_weights(model, weights)
-    return model
+def probe_rnn_model(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
+    """ClassifierWithRNN at each grader-chosen size, with the grader's weights, on the grader's inputs."""
+    return probe_model(ns, "ClassifierWithRNN", job, recipe)
 
 
 def probe_loop(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
     """Short runs of the student's train() on the grader's model, watched by TrainingSpy: on `device`, and on the
     CPU as well when `device` is a GPU (so that a loop that hard-codes .cuda() is caught there too)."""
-    train = _train(ns)
+    train = train_function(ns)
     tokens, y = job["tokens"][: recipe.loop_rows], job["y"][: recipe.loop_rows]
     runs = []
     for target in dict.fromkeys([device, "cpu"]):
-        model = _grader_model(job, recipe, job["loop_init"])
+        model = grader_model(job, recipe, job["loop_init"])
         spy = TrainingSpy(model, torch.device(target))
         run: dict = {"error": None, "epochs": recipe.loop_epochs, "device": target}
         try:
             with spy:
                 losses = train(model, tokens.clone(), y.clone(), epochs=recipe.loop_epochs, lr=recipe.lr,
                                device=target)
-            run["losses"] = _losses(losses)
+            run["losses"] = returned_losses(losses)
         except Exception as err:
             run["error"] = describe(err)
         run["spy"] = spy.report()
         runs.append(run)
     return {"runs": runs}
-
-
-# The training runs are always on the CPU: seeded CPU runs are bit-identical, so a submission gets the same score on
-# a grader with a GPU as on one without (on a GPU, a loop that moves only the model would crash and lose every
-# training check, on the CPU only device_placement). Device placement is checked on the GPU when there is one.
-CPU_ONLY_PROBES = {"training", "end_to_end"}
-
-
-def emulation():
-    """Without a GPU, a hard-coded GPU runs on the CPU (spy.CudaOnCpu): the same grade on every grader."""
-    import contextlib
-
-    from autograder.spy import CudaOnCpu
-
-    return contextlib.nullcontext() if torch.cuda.is_available() else CudaOnCpu()
-
-
-def run_probes(namespace: dict, probes: list[str], job: dict, recipe: Recipe, device: str, emit) -> None:
-    """Runs each probe on the student's namespace; emit(name, result, error) gets exactly one of result or error."""
-    import random
-
-    import numpy as np
-
-    for name in probes:
-        # Seeded for every library a loop might draw from: the same submission gets the same score every time.
-        random.seed(recipe.seed)
-        np.random.seed(recipe.seed)
-        torch.manual_seed(recipe.seed)
-        try:
-            with emulation():
-                result = PROBES[name](namespace, job, recipe, "cpu" if name in CPU_ONLY_PROBES else device)
-        except StudentError as err:
-            emit(name, None, {"type": "StudentError", "message": str(err), "where": []})
-        except Exception as err:  # the student's code raised outside any probe's own handling
-            emit(name, None, describe(err))
-        else:
-            emit(name, result, None)
-
-
-PROBES = {  # the public checks' probes; the hidden checks' are in hidden/probes.py (grader package only)
-    "rnn_model": lambda ns, job, recipe, device: probe_model(ns, "ClassifierWithRNN", job, recipe),
-    "loop": probe_loop,
-}
-
-
-def describe(err: BaseException) -> dict:
-    """An exception as plain data: its type, message, and the student's own lines in the traceback."""
-    import traceback
-
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith("cell ")]
-    where = [f"{f.filename}, line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames][-3:]
-    try:
-        message = str(err).strip().splitlines()
-    except Exception:  # noqa: BLE001 - an exception whose __str__ raises
-        message = ["(its message could not be read)"]
-    described = {"type": type(err).__name__, "message": " ".join(message[:3])[:500], "where": where}
-    if isinstance(err, NameError) and getattr(err, "name", None):
-        described["missing_names"] = [str(err.name)]
-    return described
-
-
-if (Path(__file__).resolve().parent / "hidden" / "probes.py").is_file():  # not in the student package (see checks.py)
-    from autograder.hidden.probes import HIDDEN_PROBES
-
-    PROBES.update(HIDDEN_PROBES)

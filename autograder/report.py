@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from autograder.border import clean_text
-from autograder.checks import Verdict
+from autograder.checks import FIGURES, Verdict
 from autograder.grade import GradeReport
 
 MESSAGE_LIMIT = 4000  # characters of one message in any report
@@ -94,25 +94,17 @@ def _png(draw) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-FIGURES = (  # (check whose details it draws, detail, caption): your own model first, then the grader's
-    ("end_to_end", "losses", "Your model: your ClassifierWithRNN trained by your train(), the losses it returned"),
-    ("end_to_end", "after", "Your model: your ClassifierWithRNN trained by your train(), its 2-D summaries before and "
-                            "after training (recomputed by the grader from the trained weights)"),
-    ("loss_decreases", "reported", "The grader's model trained by your train(): the losses your train() returned"),
-    ("separability", "after", "The grader's model trained by your train(): its 2-D summaries before and after "
-                              "training (recomputed from the trained weights)"),
-)
-
-
 def figures(report: GradeReport) -> list[tuple[str, str | None, str]]:
-    """(caption, base64 PNG or None, why it is missing) for each figure of FIGURES whose check was judged: the
+    """(caption, base64 PNG or None, why it is missing) for each figure its check declares (autograder.checks.FIGURES)
+    whose check was judged: the
     student's own model (end_to_end) and the grader's model trained by the student's train()."""
     from autograder.resources import lesson_module
 
     lesson = lesson_module()  # the lesson's own plots: the feedback looks like the student's notebook
     by_name = {v.check: v for v in report.verdicts}
     found = []
-    for name, detail, caption in FIGURES:
+    for name, figure in FIGURES:
+        detail, caption = figure.detail, figure.caption
         v = by_name.get(name)
         if v is None:
             continue

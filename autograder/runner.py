@@ -117,6 +117,7 @@ def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout, 
     import torch
 
     from autograder import sandbox as sandboxes
+    from autograder.checks import probe_calls
 
     box = sandbox or sandboxes.best()
     run = WorkerRun(isolation=box.level)
@@ -151,7 +152,7 @@ def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout, 
             raise
         buffer = io.BytesIO()
         torch.save(plan.to_worker(probes), buffer)
-        header = {"probes": probes, "recipe": recipe.to_json(), "device": device,
+        header = {"probes": probe_calls(probes), "recipe": recipe.to_json(), "device": device,
                   "definitions": definitions.to_json(), "tensor_bytes": buffer.tell()}
         try:
             process.stdin.write(json.dumps(header).encode() + b"\n" + buffer.getvalue())
@@ -267,7 +268,8 @@ def _run_here(namespace: dict, failures: list[dict], probes: list[str], plan, re
               device: str) -> WorkerRun:
     import torch
 
-    from autograder.probes import run_probes
+    from autograder.checks import probe_calls
+    from autograder.probe_kit import run_probes
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     run = WorkerRun(load={"failures": failures, "device": device})
@@ -278,7 +280,7 @@ def _run_here(namespace: dict, failures: list[dict], probes: list[str], plan, re
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the worker: the same float rounding, so the same verdicts
     try:
-        run_probes(namespace, probes, plan.to_worker(probes), recipe, device, emit)
+        run_probes(namespace, probe_calls(probes), plan.to_worker(probes), recipe, device, emit)
     finally:
         torch.set_num_threads(threads)
     return run

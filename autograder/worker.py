@@ -3,7 +3,7 @@
     python -m autograder.worker RESULTS_FD  < job
 
 The job arrives on standard input, so that the worker can import torch while the grader is still reading the
-notebook: one JSON line (probes, recipe, device, definitions, the size of what follows), then the grader's tensors
+notebook: one JSON line (probes: autograder.checks.probe_calls, recipe, device, definitions, the size of what follows), then the grader's tensors
 (autograder.plan.GradingPlan.to_worker, torch.save). Results leave through the pipe RESULTS_FD, one frame each as
 soon as it is known: a JSON header line {"name", "kind", "size"} and `size` bytes (kind "load" and "error": JSON;
 "result": torch.save of plain data). Nothing is written to disk. A worker killed halfway leaves every finished
@@ -45,7 +45,7 @@ def main(results_fd: str) -> int:
     tensors = torch.load(io.BytesIO(sys.stdin.buffer.read(header["tensor_bytes"])), weights_only=True)
     from autograder.notebook import GRADER_PROVIDED, STATEMENT_SECONDS, STATEMENTS_SECONDS, Definitions, \
         execute_definitions
-    from autograder.probes import run_probes
+    from autograder.probe_kit import run_probes
     from autograder.recipe import Recipe
 
     device = header["device"]

@@ -124,8 +124,12 @@ def forged_end_to_end(ns, job, recipe, device):
     return {"runs": [{"error": None, "seed": 1, "losses": line(0.69, 0.01, recipe.epochs), "final_state": PRETRAINED}]}
 
 
-probes.PROBES.update(rnn_model=forged_model, mean_model=forged_model, loop=forged_loop, training=forged_training,
-                     end_to_end=forged_end_to_end)
+# The worker resolves each probe by its module and name when it runs it: replace them all.
+import autograder.hidden.probes as hidden_probes
+
+probes.probe_rnn_model, probes.probe_loop = forged_model, forged_loop
+hidden_probes.probe_mean_model, hidden_probes.probe_training = forged_model, forged_training
+hidden_probes.probe_end_to_end = forged_end_to_end
 '''
 
 PRETRAINED_TRAIN = '''def train(model, tokens, y, *, epochs, lr, device=None):

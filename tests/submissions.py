@@ -100,6 +100,8 @@ MUTANTS = (
                _replace("F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y)",
                         "F.mse_loss(torch.sigmoid(model(tokens).squeeze(1)), y)"),
                {"loss_decreases": "train returned"}),
+    Submission("ReturnsLossTensors", _replace("losses.append(loss.item())", "losses.append(loss)"),
+               {"train_returns_losses": "list of Tensor, not of Python floats"}),
     Submission("InventsLosses", _replace("    return losses\n", "    return [1.0 / (1 + e) for e in range(epochs)]\n"),
                {"loss_decreases": "not other numbers"}),
     Submission("ShuffledLabels", _replace("    tokens, y = tokens.to(device), y.to(device).float()\n",

@@ -221,7 +221,7 @@ def test_a_timeout_on_a_machine_that_slowed_down_is_the_graders_problem():
     """A probe out of time while the machine itself got 3x slower, and at that pace the limit was too short for a
     correct loop: flagged as the grader's, not scored."""
     from autograder.checks import Verdict
-    from autograder.judges import Context, _probe_failed
+    from autograder.judging import Context, probe_failed
     from autograder.limits import Pace, limits_for
     from autograder.recipe import Recipe
     from autograder.runner import ProbeOutcome
@@ -232,11 +232,11 @@ def test_a_timeout_on_a_machine_that_slowed_down_is_the_graders_problem():
     derived = limits_for(recipe, 0.06)  # 23,000 rows: the limits follow the pace, above the floors
     slowed = Context(recipe, plan=None, device="cpu", pace=Pace(0.06, derived, 23000, after_timeout=0.18))
     v = Verdict("loss_decreases", 2)
-    assert _probe_failed(v, outcome, "training", slowed)
+    assert probe_failed(v, outcome, "training", slowed)
     assert v.internal_error and "3.0 times slower" in v.observed and "Nothing on your side" in v.fix
     steady = Context(recipe, plan=None, device="cpu", pace=Pace(0.06, derived, 23000, after_timeout=0.07))
     v = Verdict("loss_decreases", 2)
-    assert _probe_failed(v, outcome, "training", steady)
+    assert probe_failed(v, outcome, "training", steady)
     assert not v.internal_error and "takes about 30 s on this machine now" in v.observed
 
 
@@ -246,7 +246,7 @@ def test_a_busy_machine_does_not_excuse_a_timeout_the_limit_had_room_for():
     the submission's (scored, and the message says the machine was busy but not enough to explain it): a submission
     must not earn "not scored" by keeping the grader's cores busy."""
     from autograder.checks import Verdict
-    from autograder.judges import Context, _probe_failed
+    from autograder.judging import Context, probe_failed
     from autograder.limits import Pace, limits_for
     from autograder.recipe import Recipe
     from autograder.runner import ProbeOutcome
@@ -259,7 +259,7 @@ def test_a_busy_machine_does_not_excuse_a_timeout_the_limit_had_room_for():
     outcome = ProbeOutcome("training", error={"type": "Timeout", "message": "did not finish within 180 s",
                                               "where": []})
     v = Verdict("loss_decreases", 2)
-    assert _probe_failed(v, outcome, "training", Context(recipe, plan=None, device="cpu", pace=pace))
+    assert probe_failed(v, outcome, "training", Context(recipe, plan=None, device="cpu", pace=pace))
     assert not v.internal_error
     assert "the grading machine was busy" in v.observed and "within the limit of 180 s" in v.observed
     # ... and a limit set below what the slowed pace needs (a test's override) is the machine's after all

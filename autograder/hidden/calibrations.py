@@ -189,3 +189,34 @@ def derive(records: list[dict], base: Thresholds | None = None) -> tuple[Thresho
                                  "room: it is kept (a line is raised only where a mutant shows the need)")
         measured[name] = entry
     return Thresholds(**values), measured
+
+
+@dataclass
+class Choice:
+    """The thresholds a grading judges with, and what every report says about where they came from."""
+
+    thresholds: Thresholds
+    calibration: str  # "calibrated on <data> (<fingerprint>)", or "uncalibrated: ..."
+    warnings: list[str] = field(default_factory=list)
+    grader_run: dict | None = None  # uncalibrated data: the grader's own run the thresholds came from
+
+
+def choose(data, plan, recipe, judged=()) -> Choice:
+    """The thresholds calibrated for these data; on data no calibration covers, thresholds from the grader's own run
+    on them (when separability is judged), with a warning for every report."""
+    found = lookup(data.csv, data.tokenizer)
+    if found is not None:
+        return Choice(found.thresholds, f"calibrated on {found.name} ({found.fingerprint})")
+    seen = fingerprint(data.csv, data.tokenizer)
+    choice = Choice(Thresholds(), f"uncalibrated: {data.csv} ({seen})")
+    how = "graded with the offline fixture's thresholds, which separability may not fit here"
+    if "separability" in judged:
+        run = grader_run(plan, recipe)
+        choice.grader_run = asdict(run)
+        choice.thresholds, how = from_grader_run(run)
+        choice.calibration += f"; {how}"
+    choice.warnings.append(
+        f"UNCALIBRATED DATA: no calibration covers {data.csv} with tokenizer {data.tokenizer} (fingerprint "
+        f"{seen}); {how}. Calibrate once for thresholds measured on these data: "
+        f"autograder calibrate --data {data.csv} --tokenizer {data.tokenizer}")
+    return choice

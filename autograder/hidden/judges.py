@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from autograder.judges import Context, _case_problem, _error_text, _pass_if_confirmed, _probe_failed, _values_problem
+from autograder.judging import Context, case_problem, error_text, pass_if_confirmed, probe_failed, values_problem
 from autograder.metrics import separability_score
 from autograder.recompute import document_summaries, full_batch_loss, missing_keys, prior_entropy, summarize_with
 
@@ -68,14 +68,14 @@ def _diagnose(state, x, summary) -> tuple[str, bool]:
 
 
 def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expected: str, fix: str) -> None:
-    if _probe_failed(v, outcome, expected, ctx):
+    if probe_failed(v, outcome, expected, ctx):
         return
     v.expected = expected
     common = set(accepted)
     mismatches = []
     for planned, result in zip(ctx.plan.cases, outcome.data["cases"]):
         case = planned.case
-        problem = _case_problem(case, result, what="building the model or calling summarize", ctx=ctx)
+        problem = case_problem(case, result, what="building the model or calling summarize", ctx=ctx)
         if problem and mismatches:  # an earlier input already showed what the summary is
             break
         if problem:
@@ -131,12 +131,12 @@ def optimizer_protocol(v, outcome, ctx: Context) -> None:
     epochs = ctx.recipe.loop_epochs
     v.expected = f"over {epochs} epochs, optimizer.step() after each backward, with the gradients cleared " \
                  "(optimizer.zero_grad()) before each new backward"
-    if _probe_failed(v, outcome, v.expected, ctx):
+    if probe_failed(v, outcome, v.expected, ctx):
         return
     data = outcome.data["runs"][-1]  # the CPU run: the same verdict on a grader with or without a GPU
     spy = data["spy"]
     if data["error"]:
-        v.observed = f"train raised {_error_text(data['error'], ctx)}"
+        v.observed = f"train raised {error_text(data['error'], ctx)}"
         v.fix = "Fix the error first (see train_returns_losses)."
         return
     if spy["steps"] == 0:
@@ -152,7 +152,7 @@ def optimizer_protocol(v, outcome, ctx: Context) -> None:
                      "from the previous step"
         v.fix = "Call optimizer.zero_grad() at the start of every step."
         return
-    _pass_if_confirmed(v, ctx, f"{spy['steps']} steps, {spy['backwards']} backward passes, gradients cleared "
+    pass_if_confirmed(v, ctx, f"{spy['steps']} steps, {spy['backwards']} backward passes, gradients cleared "
                                "before each")
 
 
@@ -203,11 +203,11 @@ def loss_decreases(v, outcome, ctx: Context) -> None:
                   f"{prior:.3f} (predicting the class prior); each returned loss within {t.reported_first} of the "
                   "loss recomputed from the weights during that epoch (checked at epochs "
                   f"{', '.join(map(str, recipe.loss_epochs()))})")
-    if _probe_failed(v, outcome, v.expected, ctx):
+    if probe_failed(v, outcome, v.expected, ctx):
         return
     data = outcome.data
     if data["error"]:
-        v.observed = f"train raised {_error_text(data['error'], ctx)}"
+        v.observed = f"train raised {error_text(data['error'], ctx)}"
         v.fix = "Fix the error first (see train_returns_losses)."
         return
     initial, final, problem = _training_states(outcome, ctx)
@@ -218,7 +218,7 @@ def loss_decreases(v, outcome, ctx: Context) -> None:
     end = full_batch_loss(final, ctx.tokens, ctx.y, "grader")
     reported = data["losses"]
     margins = {"drop": start - end - t.loss_drop, "below_prior": prior - t.below_prior - end}
-    problem = _values_problem(reported, recipe.epochs)
+    problem = values_problem(reported, recipe.epochs)
     if problem is None:
         first, last = reported["values"][0], reported["values"][-1]
         spans = _reported_spans(data.get("checkpoints", {}), start, end, ctx)
@@ -255,10 +255,10 @@ def separability(v, outcome, ctx: Context) -> None:
     v.expected = (f"the trained 2-D document embeddings (the grader's model, your train) separable with a 5-fold "
                   f"balanced accuracy >= {t.separable}, at least {t.separable_gain} above the untrained ones (or "
                   "half the way from them to 1.0, when they already separate well)")
-    if _probe_failed(v, outcome, v.expected, ctx):
+    if probe_failed(v, outcome, v.expected, ctx):
         return
     if outcome.data["error"]:
-        v.observed = f"train raised {_error_text(outcome.data['error'], ctx)}"
+        v.observed = f"train raised {error_text(outcome.data['error'], ctx)}"
         v.fix = "Fix the error first (see train_returns_losses)."
         return
     initial, final, problem = _training_states(outcome, ctx)
@@ -286,7 +286,7 @@ def end_to_end(v, outcome, ctx: Context) -> None:
     v.expected = (f"your ClassifierWithRNN (hidden 2, embedding 2) trained by your train (epochs={recipe.epochs}, "
                   f"lr={recipe.lr}) separates the classes: balanced accuracy >= {t.end_to_end} on at least one of "
                   f"up to {recipe.restarts} seeds")
-    if _probe_failed(v, outcome, v.expected, ctx):
+    if probe_failed(v, outcome, v.expected, ctx):
         return
     finished = [r for r in outcome.data["runs"] if not r["error"] and r["losses"]["values"] is not None]
     if finished:  # the feedback's learning curve of the student's own model (its last run)
@@ -300,7 +300,7 @@ def end_to_end(v, outcome, ctx: Context) -> None:
     scores, errors = [], []
     for index, run in enumerate(outcome.data["runs"]):
         if run["error"]:
-            errors.append(_error_text(run["error"], ctx))
+            errors.append(error_text(run["error"], ctx))
             continue
         final = run["final_state"]
         if missing_keys(final) or not all(torch.isfinite(x).all() for x in final.values()):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from autograder.probes import _grader_model, _load_weights, _losses, _model_class, _state, _train, describe, probe_model
+from autograder.probe_kit import describe, grader_model, load_weights, model_class, probe_model, returned_losses, state_copy, \
+    train_function
 from autograder.recipe import Recipe
 from autograder.spy import steps_model
 
@@ -22,7 +23,7 @@ class _Snapshots:
         if not steps_model(optimizer, self.model):  # another optimizer in this process (hooks are global)
             return
         if self.steps % self.stride == 0:
-            self.kept[self.steps] = _state(self.model)
+            self.kept[self.steps] = state_copy(self.model)
             if len(self.kept) > self.budget:
                 self.stride *= 2
                 self.kept = {i: s for i, s in self.kept.items() if i % self.stride == 0}
@@ -58,20 +59,20 @@ def probe_training(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
     the way."""
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
-    train = _train(ns)
-    model = _grader_model(job, recipe, job["grader_init"])
+    train = train_function(ns)
+    model = grader_model(job, recipe, job["grader_init"])
     snapshots = _Snapshots(model)
     handle = register_optimizer_step_post_hook(snapshots)
     result: dict = {"error": None, "epochs": recipe.epochs}
     try:
         losses = train(model, job["tokens"].clone(), job["y"].clone(), epochs=recipe.epochs, lr=recipe.lr,
                        device=device)
-        result["losses"] = _losses(losses)
+        result["losses"] = returned_losses(losses)
     except Exception as err:
         result["error"] = describe(err)
     finally:
         handle.remove()
-    result["final_state"] = _state(model)
+    result["final_state"] = state_copy(model)
     result["steps"] = snapshots.steps
     result["checkpoints"] = snapshots.along_epochs(recipe)
     return result
@@ -83,8 +84,8 @@ def probe_end_to_end(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
     `restart_below`. The judge recomputes every score from the weights; a wrong count here can only cost chances."""
     from autograder.metrics import separability_score
 
-    train = _train(ns)
-    cls = _model_class(ns, "ClassifierWithRNN")
+    train = train_function(ns)
+    cls = model_class(ns, "ClassifierWithRNN")
     tokens, y = job["tokens"], job["y"]
     runs = []
     for seed, weights in zip(job["student_seeds"], job["student_inits"]):
@@ -93,10 +94,10 @@ def probe_end_to_end(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
         try:
             torch.manual_seed(seed)
             model = cls(job["vocab_size"], recipe.hidden_dim, recipe.embedding_dim, job["pad"])
-            _load_weights(model, weights)
-            run["losses"] = _losses(train(model, tokens.clone(), y.clone(), epochs=recipe.epochs, lr=recipe.lr,
+            load_weights(model, weights)
+            run["losses"] = returned_losses(train(model, tokens.clone(), y.clone(), epochs=recipe.epochs, lr=recipe.lr,
                                           device=device))
-            run["final_state"] = _state(model)
+            run["final_state"] = state_copy(model)
             with torch.no_grad():
                 model.to("cpu")
                 score = separability_score(model.summarize(model.embedding(tokens)).numpy(), y.numpy())
@@ -108,8 +109,6 @@ def probe_end_to_end(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
     return {"runs": runs}
 
 
-HIDDEN_PROBES = {
-    "mean_model": lambda ns, job, recipe, device: probe_model(ns, "ClassifierWithMean", job, recipe),
-    "training": probe_training,
-    "end_to_end": probe_end_to_end,
-}
+def probe_mean_model(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
+    """ClassifierWithMean at each grader-chosen size, with the grader's weights, on the grader's inputs."""
+    return probe_model(ns, "ClassifierWithMean", job, recipe)

@@ -1,0 +1,214 @@
+"""Every judge on canned probe outcomes (tests/canned.py): each verdict and its three-part message, in milliseconds
+to a few seconds, with no worker, sandbox or student code. The corpus (tests/test_corpus.py) proves the same verdicts
+on real notebooks; these say which data gives which verdict."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import canned
+from autograder.checks import BY_NAME, CONFIRMED_BY, judge_function
+from autograder.hidden.judges import Thresholds
+from autograder.judging import Context
+from autograder.recipe import Recipe
+from autograder.spec import Verdict
+
+
+def judge(name: str, outcome, verdicts: dict | None = None, thresholds=None) -> Verdict:
+    ctx = Context(Recipe(), canned.plan(), "cpu", thresholds or Thresholds())
+    ctx.verdicts.update(verdicts or {})
+    verdict = Verdict(name, BY_NAME[name].points)
+    judge_function(BY_NAME[name])(verdict, outcome, ctx)
+    if not verdict.passed:
+        assert verdict.expected and verdict.observed and verdict.fix, f"a message has three parts: {verdict.message}"
+    return verdict
+
+
+def confirmed(passed: bool = True) -> dict:
+    """The verdicts the loop checks read: the training run's recomputation, passed or not."""
+    sep = Verdict("separability", 2, passed=passed, details={"score_before": 0.5, "score_after": 0.95 if passed else 0.5})
+    loss = Verdict("loss_decreases", 2, passed=passed,
+                   details={"initial_loss": 0.69, "final_loss": 0.2 if passed else 0.6, "prior": 0.56,
+                            "recomputed_ok": passed})
+    return {"separability": sep, "loss_decreases": loss}
+
+
+# ----------------------------------------------------------------------------------------------------- model
+
+def test_shapes_passes_the_right_shapes():
+    assert judge("shapes", canned.outcome("rnn_model", canned.model_cases("last"))).passed
+
+
+def test_shapes_names_the_time_axis_where_the_batch_axis_belongs():
+    data = canned.model_cases("last")
+    for case, planned in zip(data["cases"], canned.plan().cases):
+        case["summary"] = torch.zeros(planned.case.length, planned.case.hidden_dim)
+    v = judge("shapes", canned.outcome("rnn_model", data))
+    assert not v.passed and "the time axis where the batch axis belongs" in v.observed
+
+
+def test_shapes_says_a_stub_is_not_written_yet():
+    data = {"cases": [{"error": {"type": "NotImplementedError", "message": "", "where": []}}] * len(canned.plan().cases)}
+    v = judge("shapes", canned.outcome("rnn_model", data))
+    assert not v.passed and "this stub is not written yet" in v.observed
+
+
+def test_shapes_says_what_came_back_when_it_is_not_a_tensor():
+    data = canned.model_cases("last")
+    data["cases"][0]["summary"] = {"not_a_tensor": "tuple", "what": "summarize"}
+    v = judge("shapes", canned.outcome("rnn_model", data))
+    assert not v.passed and "a tuple, not a tensor" in v.observed
+
+
+@pytest.mark.parametrize("form", ["last", "last_real"])
+def test_summarize_is_last_state_accepts_the_last_state_either_way(form):
+    v = judge("summarize_is_last_state", canned.outcome("rnn_model", canned.model_cases(form)))
+    assert v.passed and v.details["form"] == form
+
+
+@pytest.mark.parametrize(("form", "diagnosis"), [("first", "the state after the FIRST step"),
+                                                 ("mean", "the MEAN of the states"), ("sum", "the SUM of the states")])
+def test_summarize_is_last_state_names_the_wrong_summary(form, diagnosis):
+    v = judge("summarize_is_last_state", canned.outcome("rnn_model", canned.model_cases(form)))
+    assert not v.passed and diagnosis in v.observed and "outputs[:, -1, :]" in v.fix
+
+
+@pytest.mark.parametrize("form", ["mean", "masked_mean"])
+def test_mean_summary_accepts_both_means(form):
+    assert judge("mean_summary", canned.outcome("mean_model", canned.model_cases(form))).passed
+
+
+def test_mean_summary_fails_the_last_state():
+    v = judge("mean_summary", canned.outcome("mean_model", canned.model_cases("last")))
+    assert not v.passed and "outputs.mean(dim=1)" in v.fix
+
+
+# ------------------------------------------------------------------------------------------------------ loop
+
+def test_train_returns_losses_passes_once_training_is_confirmed():
+    assert judge("train_returns_losses", canned.outcome("loop", canned.loop()), confirmed()).passed
+
+
+def test_train_returns_losses_needs_the_confirmation():
+    v = judge("train_returns_losses", canned.outcome("loop", canned.loop()), confirmed(False))
+    assert not v.passed and "does not show your train() training the model" in v.observed
+
+
+def test_train_returns_losses_without_the_hidden_checks_passes_and_says_what_grading_adds():
+    """The student package has no hidden check: the confirmation is not there to read."""
+    v = judge("train_returns_losses", canned.outcome("loop", canned.loop()))
+    assert v.passed and "counts only if the hidden training checks" in v.observed
+    assert set(CONFIRMED_BY) <= set(BY_NAME)
+
+
+def test_train_returns_losses_names_tensors_and_wrong_counts():
+    tensors = canned.loop(canned.losses([0.69, 0.68, 0.67], plain=False))
+    v = judge("train_returns_losses", canned.outcome("loop", tensors), confirmed())
+    assert not v.passed and "not of Python floats" in v.observed and "loss.item()" in v.fix
+    v = judge("train_returns_losses", canned.outcome("loop", canned.loop(canned.losses([0.69] * 6))), confirmed())
+    assert not v.passed and "returned 6 losses for epochs=3" in v.observed
+
+
+def test_train_returns_losses_reports_the_error_train_raised():
+    error = {"type": "RuntimeError", "message": "shapes do not match", "where": ["cell 5, line 3, in train: x"]}
+    v = judge("train_returns_losses", canned.outcome("loop", canned.loop(error=error)), confirmed())
+    assert not v.passed and "RuntimeError: shapes do not match" in v.observed and "cell 5, line 3" in v.observed
+
+
+def test_device_placement_passes_a_loop_that_moves_both():
+    assert judge("device_placement", canned.outcome("loop", canned.loop()), confirmed()).passed
+
+
+@pytest.mark.parametrize(("changes", "observed", "fix"), [
+    ({"forwards": [{"input_placed": False, "input_device": "cpu", "parameter_devices": ["cpu"], "model_moved": True}]},
+     "the model was on 'cpu' but its input was not", "tokens.to(device)"),
+    ({"forwards": [{"input_placed": True, "input_device": "cpu", "parameter_devices": ["cpu"], "model_moved": False}]},
+     "the input was on 'cpu' but the model was not", "model.to(device)"),
+    ({"tensor_moves": ["cuda"], "model_moves": ["cuda"]}, "a hard-coded .cuda()", "Do not write .cuda()"),
+    ({"forwards": []}, "train never called the model", "model(tokens)"),
+])
+def test_device_placement_says_what_stayed_behind(changes, observed, fix):
+    v = judge("device_placement", canned.outcome("loop", canned.loop(**changes)), confirmed())
+    assert not v.passed and observed in v.observed and fix in v.fix
+
+
+def test_optimizer_protocol_passes_a_clean_loop_and_names_each_mistake():
+    assert judge("optimizer_protocol", canned.outcome("loop", canned.loop()), confirmed()).passed
+    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(steps=0)), confirmed())
+    assert not v.passed and "optimizer.step() was never called" in v.observed
+    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(stale_backwards=2)), confirmed())
+    assert not v.passed and "2 of 3 backward passes" in v.observed and "zero_grad()" in v.fix
+    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(backwards=0)), confirmed())
+    assert not v.passed and "never reached the model's parameters" in v.observed
+
+
+# ------------------------------------------------------------------------------------------- training run
+
+@pytest.fixture(scope="module")
+def trained():
+    return canned.grader_training()
+
+
+def test_loss_decreases_and_separability_pass_a_real_training_run(trained):
+    final, reported = trained
+    data = canned.outcome("training", canned.training(final, reported))
+    v = judge("loss_decreases", data)
+    assert v.passed and v.details["final_loss"] < v.details["initial_loss"] - 0.1, v.message
+    v = judge("separability", data)
+    assert v.passed and v.details["score_after"] >= 0.9, v.message
+
+
+def test_loss_decreases_fails_weights_that_did_not_move():
+    p = canned.plan()
+    v = judge("loss_decreases", canned.outcome("training", canned.training(p.grader_init, [0.69] * 500)))
+    assert not v.passed and "barely changed" in v.fix
+    v = judge("separability", canned.outcome("training", canned.training(p.grader_init, [0.69] * 500)))
+    assert not v.passed and "Training did not shape the embeddings" in v.fix
+
+
+def test_loss_decreases_catches_invented_losses(trained):
+    final, _ = trained
+    v = judge("loss_decreases", canned.outcome("training", canned.training(final, [0.9] * 500)))
+    assert not v.passed and "while the real loss during that epoch was" in v.observed
+
+
+def test_loss_decreases_fails_a_run_on_the_flipped_labels():
+    final, reported = canned.grader_training(flip=True)
+    v = judge("loss_decreases", canned.outcome("training", canned.training(final, reported)))
+    assert not v.passed
+
+
+def test_training_judges_refuse_weights_that_are_not_finite(trained):
+    final, reported = trained
+    broken = {k: torch.full_like(t, float("nan")) for k, t in final.items()}
+    v = judge("separability", canned.outcome("training", canned.training(broken, reported)))
+    assert not v.passed and "NaN or infinite" in v.observed
+
+
+def test_end_to_end_is_not_judged_without_a_correct_summarize(trained):
+    final, reported = trained
+    data = {"runs": [{"error": None, "seed": 1, "losses": canned.losses(reported), "final_state": final}]}
+    v = judge("end_to_end", canned.outcome("end_to_end", data),
+              {"summarize_is_last_state": Verdict("summarize_is_last_state", 2, passed=False)})
+    assert not v.passed and "not judged: summarize_is_last_state did not pass" in v.observed
+    summarize = Verdict("summarize_is_last_state", 2, passed=True, details={"form": "last_real"})
+    v = judge("end_to_end", canned.outcome("end_to_end", data), {"summarize_is_last_state": summarize})
+    assert v.passed and v.details["scores"][0] >= Thresholds().end_to_end, v.message
+    v = judge("end_to_end", canned.outcome("end_to_end", data), {"summarize_is_last_state": summarize},
+              thresholds=Thresholds(end_to_end=1.01))
+    assert not v.passed and "seed by seed" in v.observed
+
+
+# ------------------------------------------------------------------------------------- a probe that failed
+
+@pytest.mark.parametrize(("kind", "observed"), [
+    ("BadResult", "was not valid"), ("WorkerDied", "your code raised no error, but"),
+    ("Timeout", "still running when this check's time ran out"), ("ValueError", "your code did not run to the end"),
+])
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_every_judge_says_what_a_failed_probe_means(name, kind, observed):
+    verdicts = {**confirmed(), "summarize_is_last_state": Verdict("summarize_is_last_state", 2, passed=True,
+                                                                  details={"form": "last"})}
+    v = judge(name, canned.failed(BY_NAME[name].probe, kind), verdicts)
+    assert not v.passed and observed in v.observed and not v.internal_error
