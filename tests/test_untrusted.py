@@ -56,6 +56,24 @@ class Listener:
         self.server.close()
 
 
+def left_behind(before: set[int], host_tmp: Path) -> list[int]:
+    """Processes of the sandbox's uid that this grading left: new since it began, and either inside its own sandbox
+    (their mount table names this test's private temp folder, where the grader staged the worker) or outside any
+    sandbox. Another grading on the same machine (a concurrent test, an nbgrader kernel) runs as the same uid in a
+    sandbox of its own, and is none of this test's business."""
+    own_namespace = os.readlink("/proc/self/ns/mnt")
+    found = []
+    for pid in set(sandbox._pids_of(sandbox.SANDBOX_UID)) - before:
+        try:
+            namespace = os.readlink(f"/proc/{pid}/ns/mnt")
+            mounts = Path(f"/proc/{pid}/mountinfo").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        if namespace == own_namespace or str(host_tmp) in mounts:
+            found.append(pid)
+    return found
+
+
 WAITS_OUT_ITS_LIMIT = {"EndlessLoopIgnoringSIGINT"}  # CI only: the default run stays under 15 min on 2 cores
 
 
@@ -71,6 +89,31 @@ def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path, pretrained, 
     """Does the attack gain nothing beyond its honest content, leave the grader healthy (all three reports
     written and well formed, no control characters in them, the right exit status, bounded time and memory) and
     leave nothing behind?"""
+    attack_gains_nothing(attack, tmp_path, pretrained, monkeypatch)
+
+
+@pytest.mark.slow
+def test_an_attack_beside_another_grading_is_judged_alone(tmp_path, pretrained, monkeypatch):
+    """On a shared grading server: while another grading runs beside it (its workers run as the same sandbox uid),
+    does an attack that leaves processes still gain nothing and leave nothing of its own, without counting the
+    neighbour's processes as its own, and does the neighbour still get full marks?"""
+    import subprocess
+    import sys
+
+    neighbour_out = tmp_path / "neighbour"
+    neighbour = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(REFERENCE_NOTEBOOK), "--out",
+                                  str(neighbour_out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)  # its workers are starting
+        attack = next(a for a in adversarial.ATTACKS if a.name == "ForkLoop")
+        (tmp_path / "attack").mkdir()
+        attack_gains_nothing(attack, tmp_path / "attack", pretrained, monkeypatch)
+    finally:
+        assert neighbour.wait(timeout=600) == 0
+    assert json.loads((neighbour_out / "results.json").read_text())["score"] == 12
+
+
+def attack_gains_nothing(attack, tmp_path, pretrained, monkeypatch) -> None:
     import resource
     import xml.etree.ElementTree as ET
 
@@ -88,6 +131,7 @@ def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path, pretrained, 
     host_tmp = tmp_path / "host-tmp"  # where the grader makes its worker folders, for this test alone
     host_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(host_tmp))
+    before = set(sandbox._pids_of(sandbox.SANDBOX_UID))
     try:
         report = grade(notebook, timeouts=attack.timeouts)
     finally:
@@ -106,7 +150,7 @@ def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path, pretrained, 
     assert listener.received == [], "the submission reached the network"
     assert not list(host_tmp.iterdir()), "the worker left files on the host"
     if LEVEL == "bwrap":
-        assert sandbox._pids_of(sandbox.SANDBOX_UID) == [], "the submission left processes behind"
+        assert left_behind(before, host_tmp) == [], "the submission left processes behind"
     paths = write_all(report, out)  # and the grader still writes its own reports, with its own score
     assert json.loads(paths["results"].read_text())["score"] == report.score
     ET.parse(paths["junit"])  # valid XML
