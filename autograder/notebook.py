@@ -61,13 +61,39 @@ class Definitions:
         return cls(blocks=[Block(**b) for b in data["blocks"]], problems=list(data["problems"]))
 
 
+# Cell magics that run their body as the notebook's own code, in its namespace: grading keeps the body and drops
+# the magic's line. Any other cell magic is not run (%%timeit defines nothing in the notebook's namespace in Jupyter
+# either; %%bash, %%writefile are not Python), and the report names the cell.
+PYTHON_CELL_MAGICS = ("time", "capture", "prun")
+
+
+def _leading_blank_lines(source: str) -> tuple[int, str]:
+    """How many whitespace-only lines start `source` (IPython drops them before anything else), and the rest."""
+    lines = source.split("\n")
+    count = 0
+    while count < len(lines) - 1 and not lines[count].strip():
+        count += 1
+    return count, "\n".join(lines[count:])
+
+
+def cell_magic(cell_source: str) -> str | None:
+    """The name of the cell magic (`%%time`) a cell starts with, or None."""
+    first = _leading_blank_lines(cell_source)[1].split("\n", 1)[0].strip()
+    return first[2:].split(None, 1)[0] if first.startswith("%%") and first[2:].strip() else None
+
+
 def _python_source(cell_source: str) -> str:
-    """IPython syntax (%magics, !shell) rewritten as plain Python calls, which grading then drops."""
+    """IPython syntax (%magics, !shell) rewritten as plain Python calls, which grading then drops. A cell under a
+    cell magic that runs Python (PYTHON_CELL_MAGICS) keeps its body. Lines keep their numbers in the notebook."""
+    skipped, source = _leading_blank_lines(cell_source)
+    if cell_magic(source) in PYTHON_CELL_MAGICS:
+        more, source = _leading_blank_lines(source.partition("\n")[2])
+        skipped += 1 + more
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:  # without IPython a magic is a syntax error, reported for its cell
-        return cell_source
-    return TransformerManager().transform_cell(cell_source)
+        return "\n" * skipped + source
+    return "\n" * skipped + TransformerManager().transform_cell(source)
 
 
 def _is_definition(node: ast.stmt) -> bool:
@@ -119,6 +145,12 @@ def _is_magic(node: ast.stmt) -> bool:
     return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "get_ipython"
 
 
+def _one_line_segment(line: str, node: ast.stmt) -> str:
+    """The text of a statement that stands on one line with others. The parser's columns count UTF-8 bytes; this
+    slices the one line (ast.get_source_segment splits the whole cell again for every statement: quadratic)."""
+    return line.encode("utf-8", "surrogatepass")[node.col_offset:node.end_col_offset].decode("utf-8", "replace")
+
+
 def _is_test_cell(cell) -> bool:
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return bool(isinstance(meta, dict) and meta.get("grade") and not meta.get("solution"))
@@ -140,6 +172,12 @@ def extract_definitions(nb) -> Definitions:
         code_cell += 1
         if _is_test_cell(cell) or _grade_id(cell) in SKIPPED_CELLS:
             continue
+        magic = cell_magic(cell.get("source", "")) if isinstance(cell.get("source"), str) else None
+        if magic is not None and magic not in PYTHON_CELL_MAGICS:
+            result.problems.append(f"code cell {code_cell} runs under %%{magic[:40]}, which does not define names in "
+                                   "the notebook's namespace: it was not run in grading (define what grading needs "
+                                   "in plain code cells)")
+            continue
         try:
             source = _python_source(cell.get("source", ""))
             tree = ast.parse(source)
@@ -154,8 +192,8 @@ def extract_definitions(nb) -> Definitions:
                 continue
             first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             segment = "\n".join(lines[first - 1: node.end_lineno])
-            if first == node.lineno and node.end_lineno == node.lineno:
-                segment = ast.get_source_segment(source, node) or segment
+            if first == node.lineno and node.end_lineno == node.lineno:  # `a = 1; b = 2`: its own part of the line
+                segment = _one_line_segment(lines[first - 1], node) or segment
             names = _assigned_names(node)
             kind = "definition" if _is_definition(node) else "statement"
             result.blocks.append(Block(cell=code_cell, line=first, source=segment.lstrip(), kind=kind,

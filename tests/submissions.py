@@ -258,7 +258,12 @@ MODULE_LEVEL_VARIANTS = (
         "EPS = 10 ** -8")),
 )
 
-VARIANTS = VARIANTS + MODULE_LEVEL_VARIANTS
+VARIANTS = VARIANTS + MODULE_LEVEL_VARIANTS + (
+    # Jupyter runs a cell under %%time or %%capture in the notebook's namespace: its definitions count.
+    Submission("TrainCellUnderTime", {"train": "%%time\n" + TRAIN_HEAD + REFERENCE_LOOP}),
+    Submission("ModelCellUnderCapture", {"ClassifierWithRNN": "%%capture captured\n" + RNN_HEAD +
+                                         "        outputs, _ = self.rnn(x)\n        return outputs[:, -1, :]\n"}),
+)
 
 ALL = MUTANTS + VARIANTS
 

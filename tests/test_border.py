@@ -111,3 +111,19 @@ def test_concurrent_workers_lease_distinct_uids(tmp_path, monkeypatch):
     for thread in threads:
         thread.join()
     assert len(held) == 24 and len(set(held)) == 24 and all(u in sandbox.UID_RANGE for u in held)
+
+
+def test_the_plan_permutes_the_vocabulary_but_keeps_the_pad_id(plan):
+    """Does the permuted data keep its padding where it was (the pad id is public) and change the token ids?"""
+    from autograder.plan import load_grading_data
+
+    tokens, y, vocab_size, pad = load_grading_data(fixture_paths())
+    assert plan.pad == pad and plan.vocab_size == vocab_size
+    assert sorted((plan.tokens == pad).sum(1).tolist()) == sorted((tokens == pad).sum(1).tolist())
+    assert sorted(plan.y.tolist()) == sorted(y.tolist()) and not torch.equal(plan.tokens, tokens)
+
+
+def test_a_worker_gets_only_what_its_probes_need(plan):
+    """The model probes' worker gets the model cases and no training data; the training probes' the data."""
+    assert set(plan.to_worker(["rnn_model"])) == {"vocab_size", "pad", "cases"}
+    assert "cases" not in plan.to_worker(["training"]) and "tokens" in plan.to_worker(["training"])

@@ -1,0 +1,84 @@
+"""The reports (autograder/report.py) on a grading report built in memory: the terminal table, Gradescope's
+results.json, junit.xml and the feedback page, with no grading run."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from autograder.checks import REGISTRY
+from autograder.grade import GradeReport
+from autograder.report import feedback_html, figures, junit_xml, results_json, table, write_all
+from autograder.spec import Verdict
+
+pytestmark = pytest.mark.unit
+
+
+def report(failing: dict[str, str] | None = None, **fields) -> GradeReport:
+    """Every check passed, except `failing` (check -> observed); an internal error where the text says so."""
+    failing = failing or {}
+    verdicts = []
+    for check in REGISTRY:
+        v = Verdict(check.name, check.points, passed=check.name not in failing, expected=f"{check.title}",
+                    observed=failing.get(check.name, "as expected"), fix="Change this.")
+        v.internal_error = "grader failed" in v.observed
+        verdicts.append(v)
+    return GradeReport("nb.ipynb", verdicts, list(REGISTRY), **fields)
+
+
+def test_the_table_lists_every_check_and_the_message_of_each_failure():
+    text = table(report({"separability": "balanced accuracy 0.50 before training, 0.51 after"},
+                        warnings=["UNCALIBRATED DATA: x"], problems=["code cell 3 has a syntax error"]))
+    assert all(c.name in text for c in REGISTRY) and "total" in text and "10 / 12" in text
+    assert "separability:\n  Expected:" in text and "To fix: Change this." in text
+    assert "grader warning: UNCALIBRATED DATA" in text and "notebook: code cell 3" in text
+    assert text.count("(hidden)") == sum(c.visibility == "hidden" for c in REGISTRY)
+
+
+def test_results_json_is_gradescopes_schema_with_visibility_per_check():
+    data = results_json(report({"shapes": "wrong shape"}))
+    assert data["score"] == 11 and [t["name"] for t in data["tests"]] == [c.name for c in REGISTRY]
+    assert {t["visibility"] for t in data["tests"]} == {"visible", "hidden"}
+    assert data["tests"][0]["status"] == "failed" and "Observed: wrong shape" in data["tests"][0]["output"]
+    json.dumps(data)
+
+
+def test_junit_tells_failures_from_the_graders_errors():
+    tree = junit_xml(report({"shapes": "wrong", "end_to_end": "the grader failed (KeyError)"}))
+    suite = tree.getroot()
+    assert suite.get("tests") == str(len(REGISTRY)) and suite.get("failures") == "1" and suite.get("errors") == "1"
+
+
+def test_no_control_character_reaches_a_report():
+    evil = {"shapes": "\x1b[31mred\x07 \x00 and a\rreturn"}
+    shown = table(report(evil)) + json.dumps(results_json(report(evil))) + feedback_html(report(evil), False)
+    assert not [c for c in shown if ord(c) < 32 and c not in "\n\t"]
+    assert "\\u001b" not in json.dumps(results_json(report(evil)))
+
+
+def test_the_feedback_page_escapes_html_and_says_pass_or_fail_in_words():
+    page = feedback_html(report({"shapes": "<script>alert(1)</script>"}), with_figures=False)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert "not passed" in page and "passed" in page
+
+
+def test_figures_come_in_the_declared_order_and_a_missing_one_says_why():
+    """The student's own model first, then the grader's; a figure whose details are missing says why instead."""
+    r = report({"end_to_end": "not judged: summarize_is_last_state did not pass"})
+    rng = np.random.default_rng(0)
+    sep = next(v for v in r.verdicts if v.check == "separability")
+    sep.details.update(before=rng.normal(size=(20, 2)), after=rng.normal(size=(20, 2)), labels=np.arange(20) % 2)
+    found = figures(r)
+    assert [caption.split(" ")[0] for caption, _, _ in found] == ["Your", "Your", "The", "The"]
+    assert found[0][1] is None and "not drawn: not judged" in found[0][2]
+    assert found[3][1] and not found[3][2]
+
+
+def test_write_all_writes_the_three_reports(tmp_path):
+    paths = write_all(report(), tmp_path)
+    assert json.loads(paths["results"].read_text())["score"] == 12
+    ET.parse(paths["junit"])
+    assert "Feedback" in paths["feedback"].read_text()
