@@ -58,6 +58,42 @@ def _safe_id(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@+-]", "_", name).lstrip(".") or "_"
 
 
+MAX_SUBMISSION_BYTES = 200 * 2**20  # what read_submission reads of one notebook (notebook.MAX_NOTEBOOK_BYTES too)
+
+
+class Refused(ValueError):
+    """A submitted file the grader does not open, and why (recorded as the student's row)."""
+
+
+def read_submission(path: Path, root: Path) -> bytes:
+    """The bytes of a submitted notebook, read only when it is a regular file inside `root` reached without any
+    symbolic link (an uploaded archive keeps links: one pointing at the instructor's solution must not be graded),
+    not a FIFO or a device, and at most MAX_SUBMISSION_BYTES."""
+    import stat
+
+    path, root = Path(path), Path(root)
+    real_root = os.path.realpath(root)
+    try:
+        relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+    except ValueError:
+        raise Refused(f"{path.name} is outside the submissions folder") from None
+    expected = os.path.join(real_root, relative)
+    if os.path.realpath(path) != expected:
+        raise Refused(f"{relative} is, or lies in, a symbolic link: submissions are read only as regular files")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        raise Refused(f"{relative} could not be opened ({type(err).__name__})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(f"{relative} is not a regular file")
+        if info.st_size > MAX_SUBMISSION_BYTES:
+            raise Refused(f"{relative} is {info.st_size / 2**20:.0f} MB, more than the "
+                          f"{MAX_SUBMISSION_BYTES // 2**20} MB a notebook may be")
+        return f.read(MAX_SUBMISSION_BYTES + 1)
+
+
 def discover(submissions: Path, assignment: str = ASSIGNMENT) -> dict[str, Path | None]:
     """student id -> their notebook (None: a student folder without one). Both layouts, mixed if need be.
 
@@ -72,7 +108,9 @@ def discover(submissions: Path, assignment: str = ASSIGNMENT) -> dict[str, Path 
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_file() and entry.suffix == ".ipynb":
+        if entry.is_symlink():  # kept, so that reading it is refused and recorded (read_submission)
+            entries.append((entry.stem if entry.suffix == ".ipynb" else entry.name, entry))
+        elif entry.suffix == ".ipynb" and not entry.is_dir():  # a FIFO or device too: refused when read
             entries.append((entry.stem, entry))
         elif entry.is_dir():
             folder = entry / assignment if (entry / assignment).is_dir() else entry
@@ -207,10 +245,6 @@ class Output:
         return path
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def run_batch(submissions: Path, out: Path, *, workers: int | None = None, scheduler: str | None = None,
               regrade: bool = False, data=None, timeout: float | None = None, progress: bool = True,
               assignment: str = ASSIGNMENT) -> dict[str, Row]:
@@ -219,6 +253,7 @@ def run_batch(submissions: Path, out: Path, *, workers: int | None = None, sched
     from tqdm import tqdm
 
     found = discover(submissions, assignment)
+    root = Path(submissions) / "submitted" if (Path(submissions) / "submitted").is_dir() else Path(submissions)
     students = sorted(found)
     output = Output(out)
     output.clean()
@@ -232,9 +267,17 @@ def run_batch(submissions: Path, out: Path, *, workers: int | None = None, sched
                 output.save(row, {})
                 rows[student] = row
             continue
-        sha = _sha256(notebook)
+        try:
+            content = read_submission(notebook, root)
+        except Refused as err:
+            row = Row(student, STATUS_ERROR, reason=f"not graded: {clean_text(str(err), 300)}")
+            if rows.get(student) != row:
+                output.save(row, {})
+                rows[student] = row
+            continue
+        sha = hashlib.sha256(content).hexdigest()
         if regrade or student not in rows or rows[student].sha256 != sha:
-            todo.append((student, notebook, sha))
+            todo.append((student, notebook, sha, content))
     output.write_csv(students, rows)
     if not todo:
         return rows
@@ -250,8 +293,8 @@ def run_batch(submissions: Path, out: Path, *, workers: int | None = None, sched
     data_json = vars(data) if data is not None else None
     try:
         futures = {}
-        for student, notebook, sha in todo:
-            future = client.submit(grade_task, student, notebook.name, notebook.read_bytes(), data_json, timeout,
+        for student, notebook, sha, content in todo:
+            future = client.submit(grade_task, student, notebook.name, content, data_json, timeout,
                                    key=f"grade-{student}-{sha[:12]}", pure=False, retries=0)
             futures[future] = (student, sha)
         bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress)

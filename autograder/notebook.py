@@ -163,43 +163,92 @@ def _grade_id(cell) -> str | None:
 
 def extract_definitions(nb) -> Definitions:
     """Keeps each code cell's top-level statements, in notebook order. The notebook's test cells (nbgrader grade
-    cells that are not solutions) are the grader's, not the student's, and SKIPPED_CELLS never run in grading."""
+    cells that are not solutions) are the grader's, not the student's, and SKIPPED_CELLS never run in grading.
+
+    Total and bounded: whatever the notebook holds, this returns (never raises), in time linear in the code's size.
+    A cell it cannot read (not text, too large, a syntax error, nested too deep to parse) is skipped and named in
+    `problems`; past MAX_CODE_CELLS code cells or MAX_CODE_CHARS of code, the rest is skipped and named too."""
     result = Definitions()
-    code_cell = 0
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        result.problems.append("the notebook has no list of cells")
+        return result
+    code_cell, code_chars = 0, 0
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         code_cell += 1
         if _is_test_cell(cell) or _grade_id(cell) in SKIPPED_CELLS:
             continue
-        magic = cell_magic(cell.get("source", "")) if isinstance(cell.get("source"), str) else None
-        if magic is not None and magic not in PYTHON_CELL_MAGICS:
-            result.problems.append(f"code cell {code_cell} runs under %%{magic[:40]}, which does not define names in "
-                                   "the notebook's namespace: it was not run in grading (define what grading needs "
-                                   "in plain code cells)")
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(part, str) for part in source):
+            source = "".join(source)  # nbformat's on-disk form, should a caller pass it unread
+        problem, stop = _cell_problem(source, code_cell, code_chars)
+        if problem:
+            result.problems.append(problem)
+            if stop:
+                break
             continue
+        code_chars += len(source)
         try:
-            source = _python_source(cell.get("source", ""))
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError) as err:
-            line = getattr(err, "lineno", "?")
-            result.problems.append(f"code cell {code_cell} has a syntax error (line {line}: "
-                                   f"{getattr(err, 'msg', err)}); its definitions were skipped")
-            continue
-        lines = source.splitlines()
-        for node in tree.body:
-            if _is_magic(node):
-                continue
-            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            segment = "\n".join(lines[first - 1: node.end_lineno])
-            if first == node.lineno and node.end_lineno == node.lineno:  # `a = 1; b = 2`: its own part of the line
-                segment = _one_line_segment(lines[first - 1], node) or segment
-            names = _assigned_names(node)
-            kind = "definition" if _is_definition(node) else "statement"
-            result.blocks.append(Block(cell=code_cell, line=first, source=segment.lstrip(), kind=kind,
-                                       names=names))
-            result.names |= set(names)
+            _extract_cell(source, code_cell, result)
+        except (RecursionError, MemoryError) as err:  # a statement nested too deep (or too large) to read
+            result.blocks = [b for b in result.blocks if b.cell != code_cell]
+            result.problems.append(f"code cell {code_cell} could not be read ({type(err).__name__}: an expression "
+                                   "nested too deeply); its definitions were skipped")
+    result.names = {name for block in result.blocks for name in block.names}
     return result
+
+
+MAX_CODE_CELLS = 2000  # code cells graded; the lesson has about 20
+MAX_CELL_CHARS = 500_000  # characters of code in one cell; the lesson's longest is under 2,000
+MAX_CODE_CHARS = 2_000_000  # characters of code in the whole notebook
+
+
+def _cell_problem(source, cell: int, so_far: int) -> tuple[str | None, bool]:
+    """Why a code cell is not graded, found before it is parsed (or None), and whether the cells after it are
+    skipped too."""
+    if not isinstance(source, str):
+        return f"code cell {cell}'s source is not text ({type(source).__name__}); its definitions were skipped", False
+    if cell > MAX_CODE_CELLS:
+        return f"the notebook has more than {MAX_CODE_CELLS} code cells; code cell {cell} and those after it were " \
+               "skipped", True
+    if len(source) > MAX_CELL_CHARS:
+        return f"code cell {cell} holds {len(source):,} characters of code, more than the {MAX_CELL_CHARS:,} " \
+               "graded; its definitions were skipped", False
+    if so_far + len(source) > MAX_CODE_CHARS:
+        return f"the notebook holds more than {MAX_CODE_CHARS:,} characters of code; code cell {cell} and those " \
+               "after it were skipped", True
+    magic = cell_magic(source)
+    if magic is not None and magic not in PYTHON_CELL_MAGICS:
+        return f"code cell {cell} runs under %%{magic[:40]}, which does not define names in the notebook's " \
+               "namespace: it was not run in grading (define what grading needs in plain code cells)", False
+    return None, False
+
+
+def _extract_cell(cell_source: str, code_cell: int, result: Definitions) -> None:
+    try:
+        source = _python_source(cell_source)
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, TypeError) as err:
+        line = getattr(err, "lineno", "?")
+        result.problems.append(f"code cell {code_cell} has a syntax error (line {line}: "
+                               f"{str(getattr(err, 'msg', err))[:200]}); its definitions were skipped")
+        return
+    lines = source.splitlines()
+    for node in tree.body:
+        if _is_magic(node):
+            continue
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        segment = "\n".join(lines[first - 1: node.end_lineno])
+        if first == node.lineno and node.end_lineno == node.lineno:  # `a = 1; b = 2`: its own part of the line
+            segment = _one_line_segment(lines[first - 1], node) or segment
+        kind = "definition" if _is_definition(node) else "statement"
+        result.blocks.append(Block(cell=code_cell, line=first, source=segment.lstrip(), kind=kind,
+                                   names=_assigned_names(node)))
+
+
+MAX_NOTEBOOK_BYTES = 200 * 2**20  # a notebook file, outputs included (the lesson's, run: about 1 MB)
 
 
 def read_notebook(path: str | os.PathLike):
@@ -208,6 +257,15 @@ def read_notebook(path: str | os.PathLike):
     import nbformat  # not at the top: the worker, which never reads notebooks, starts faster without it
 
     path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist") from None
+    except OSError as err:
+        raise ValueError(f"{path} could not be read ({type(err).__name__})") from None
+    if size > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"{path} is {size / 2**20:.0f} MB, more than the {MAX_NOTEBOOK_BYTES // 2**20} MB a "
+                         "notebook may be: clear its outputs (Kernel > Restart & Clear Output) and save it again")
     try:
         return nbformat.read(path, as_version=4)
     except FileNotFoundError:

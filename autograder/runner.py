@@ -71,6 +71,38 @@ class _Drain(threading.Thread):
         return bytes(self.data).decode("utf-8", "replace")
 
 
+MAX_JSON_DEPTH = 32  # the deepest a worker's JSON report nests (the load report: 3)
+
+
+def load_json(data: bytes, where: str, most: int) -> object:
+    """A JSON document from a worker, parsed only if it is at most `most` bytes and nests at most MAX_JSON_DEPTH
+    deep: one linear scan first, since json.loads recurses and a deep enough document would end the grader with
+    RecursionError. ValueError (the submission's problem) otherwise."""
+    if len(data) > most:
+        raise ValueError(f"{where}: {len(data)} bytes of JSON, at most {most} are read")
+    depth, in_string, escaped = 0, False, False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} deep")
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    try:
+        return json.loads(bytes(data).decode("utf-8"))
+    except (ValueError, RecursionError) as err:
+        raise ValueError(f"{where}: not JSON ({type(err).__name__})") from None
+
+
 def read_frames(data: bytes, names) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
     """name -> (kind, payload) for every well-formed frame whose name was asked for; and what was wrong."""
     frames: dict[str, tuple[str, bytes]] = {}
@@ -83,7 +115,7 @@ def read_frames(data: bytes, names) -> tuple[dict[str, tuple[str, bytes]], list[
             problems.append("a results frame without a readable header")
             break
         try:
-            header = json.loads(data[position:end])
+            header = load_json(bytes(data[position:end]), "frame header", 1024)
             name, kind, size = header["name"], header["kind"], header["size"]
             if name not in names:
                 raise ValueError(f"a frame for {str(name)[:40]!r}, which this worker was not asked for")
@@ -181,9 +213,9 @@ def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout, 
         problems.append(f"the worker sent {results.total} bytes of results; at most {MAX_RESULTS_BYTES} are read")
     if "load" in frames and frames["load"][0] == "load":
         try:
-            run.load = json.loads(frames["load"][1].decode("utf-8"))
-        except ValueError:
-            problems.append("the load report is not JSON")
+            run.load = load_json(frames["load"][1], "the load report", MAX_FRAME_BYTES)
+        except ValueError as err:
+            problems.append(f"the load report is not valid: {str(err)[:120]}")
     for name in probes:
         run.outcomes[name] = _outcome(frames.get(name), name, run, timeout, problems)
     return run
@@ -200,9 +232,10 @@ def _outcome(frame, name: str, run: WorkerRun, timeout: float, problems: list[st
             outcome.error = {"type": "BadResult", "message": f"unreadable result ({type(err).__name__})", "where": []}
     elif frame is not None and frame[0] == "error":
         try:
-            outcome.error = json.loads(frame[1].decode("utf-8"))
-        except ValueError:
-            outcome.error = {"type": "BadResult", "message": "unreadable error report", "where": []}
+            outcome.error = load_json(frame[1], "its error report", MAX_FRAME_BYTES)
+        except ValueError as err:
+            outcome.error = {"type": "BadResult", "message": f"unreadable error report ({str(err)[:120]})",
+                             "where": []}
     elif frame is not None and frame[0] == "duplicate":
         outcome.error = {"type": "BadResult", "where": [],
                          "message": "its result was sent twice: something other than the grader's worker wrote to "

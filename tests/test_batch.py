@@ -39,6 +39,26 @@ def test_discovers_nbgrader_and_flat_layouts(tmp_path):
     assert list(batch.discover(flat)) == ["dee"]
 
 
+def test_a_submission_is_read_only_as_a_regular_file_inside_its_folder(tmp_path):
+    """Issue 19: a link to the instructor's solution, a link anywhere on the way, a FIFO or a file outside the
+    submissions folder is refused with its reason, never read; a plain notebook is read."""
+    root = tmp_path / "submitted"
+    (root / "ann" / course.ASSIGNMENT).mkdir(parents=True)
+    plain = root / "ann" / course.ASSIGNMENT / "rnn_embeddings.ipynb"
+    shutil.copy(RELEASE_NOTEBOOK, plain)
+    assert batch.read_submission(plain, root) == RELEASE_NOTEBOOK.read_bytes()
+    (root / "bo").mkdir()
+    (root / "bo" / course.ASSIGNMENT).symlink_to(REFERENCE_NOTEBOOK.parent)  # a folder link on the way
+    (root / "cy.ipynb").symlink_to(REFERENCE_NOTEBOOK)
+    os.mkfifo(root / "dee.ipynb")
+    found = batch.discover(tmp_path)
+    for student, why in (("bo", "symbolic link"), ("cy", "symbolic link"), ("dee", "not a regular file")):
+        with pytest.raises(batch.Refused, match=why):
+            batch.read_submission(found[student], root)
+    with pytest.raises(batch.Refused, match="outside the submissions folder"):
+        batch.read_submission(REFERENCE_NOTEBOOK, root)
+
+
 def test_one_grades_table_whichever_path_graded(tmp_path):
     """Issue 13: the batch's grades.csv and nbgrader-report's CSV have the same columns; the automatic points, the
     answers (empty until graded: never counted as 0) and the total, of 12 + 4 = 16."""
@@ -102,6 +122,7 @@ def mixed_folder(tmp_path_factory):
     attacker = corpus.build(corpus.Submission("attack", cells), built, base=RELEASE_NOTEBOOK)
     shutil.copy(attacker, folder / "attacker.ipynb")
     (folder / "empty_handed").mkdir()
+    (folder / "linked.ipynb").symlink_to(REFERENCE_NOTEBOOK)  # an uploaded archive keeps links (issue 19)
     return folder
 
 
@@ -120,7 +141,8 @@ def _csv(out: Path) -> str:
 def test_batch_grades_a_mixed_folder(uninterrupted):
     out, rows = uninterrupted
     lines = _csv(out).splitlines()
-    assert len(lines) == 1 + 6 and len({line.split(",")[0] for line in lines[1:]}) == 6
+    assert len(lines) == 1 + 7 and len({line.split(",")[0] for line in lines[1:]}) == 7
+    assert rows["linked"].status == "error" and "symbolic link" in rows["linked"].reason
     assert rows["ref"].total == FULL and rows["untouched"].total == 0 and rows["not_json"].total == 0
     assert rows["first_step"].points["summarize_is_last_state"] == 0 and 0 < rows["first_step"].total < FULL
     if rows["attacker"].isolation == "bwrap":  # each task grades in its own sandbox
