@@ -8,13 +8,15 @@ PYTHON ?= python3
 demo: $(TOX) sandbox
 	$(TOX) -e demo
 
-# The tests, slow ones included, but not the CI-only corpus runs (the differential test of the whole corpus).
+# The unit tier, the corpus (in-process) and the sandbox tier's default slice, on both cores (DEVELOPING.md).
+XDIST := -n 2 --dist loadgroup
 test: $(TOX) sandbox postgres
-	$(TOX) -- -m "not ci_only"
+	$(TOX) -- $(XDIST) -m "not ci_only"
 
-# Everything, as CI runs it (.ci/run).
+# Everything, as CI runs it (.ci/run): the parallel run, then what times itself, alone.
 test-all: $(TOX) sandbox postgres
-	$(TOX)
+	$(TOX) -- $(XDIST) -m "not serial"
+	$(TOX) -- -m serial
 
 bench: $(TOX) sandbox
 	$(TOX) -e bench

@@ -14,6 +14,30 @@ FIXTURE = REPO / "data_fixtures"
 sys.path.insert(0, str(REPO / "reference"))  # `import fakenews_lesson`, as the notebook beside it does
 
 
+# The test tiers (DEVELOPING.md), one table: each module's tier marker. `make test` runs every tier but the tests
+# marked ci_only (what mostly waits, builds, or repeats a path the default run already takes); CI runs everything.
+TIERS = {
+    "unit": ("test_judges", "test_specs", "test_structure", "test_notebook", "test_reports", "test_border",
+             "test_fuzz", "test_data", "test_tokenizer", "test_lesson_model", "test_fixture"),
+    "corpus": ("test_corpus",),
+    "sandbox": ("test_untrusted", "test_grading", "test_batch", "test_course", "test_nbgrader_course",
+                "test_pytest_adapter", "test_calibrations", "test_install", "test_notebooks", "test_differential"),
+}
+# Modules whose tests share an expensive module fixture: kept on one xdist worker (--dist loadgroup), so that the
+# fixture is made once.
+SHARED_FIXTURES = ("test_nbgrader_course", "test_batch", "test_install")
+
+
+def pytest_collection_modifyitems(config, items):
+    tier_of = {module: tier for tier, modules in TIERS.items() for module in modules}
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        assert module in tier_of, f"{module}: give it a tier in tests/conftest.py, TIERS"
+        item.add_marker(getattr(pytest.mark, tier_of[module]))
+        if module in SHARED_FIXTURES:
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 @pytest.fixture(autouse=True)
 def _no_data_env(monkeypatch):
     """Every test starts from the defaults, whatever the developer's shell exports."""

@@ -138,6 +138,7 @@ def _csv(out: Path) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only  # the batch on Dask, end to end (about 80 s with the three tests sharing its run)
 def test_batch_grades_a_mixed_folder(uninterrupted):
     out, rows = uninterrupted
     lines = _csv(out).splitlines()
@@ -157,6 +158,7 @@ def test_batch_grades_a_mixed_folder(uninterrupted):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_rerun_changes_nothing_unless_asked(uninterrupted, mixed_folder):
     out, _ = uninterrupted
     before = {p: p.stat().st_mtime_ns for p in (out / "students").rglob("*")}
@@ -229,6 +231,7 @@ def _assert_gradebook_matches(url: str, rows: dict, course_folder: Path) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_scores_reach_an_sqlite_gradebook(uninterrupted, tmp_path):
     _assert_gradebook_matches(f"sqlite:///{tmp_path / 'gradebook.db'}", uninterrupted[1], tmp_path)
 
@@ -280,6 +283,7 @@ def postgres():
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_scores_reach_a_postgresql_gradebook(uninterrupted, postgres, tmp_path):
     _assert_gradebook_matches(postgres, uninterrupted[1], tmp_path)
 

@@ -17,6 +17,7 @@ from submissions import MUTANTS, VARIANTS, Submission, _replace, build, loop, me
 
 pytestmark = pytest.mark.slow
 grade = functools.partial(grading.grade, runner=run_in_process, parallel=1)
+SLOW_VARIANTS = {"MinibatchLoop"}  # 500 epochs of minibatches: CI only
 
 
 @pytest.mark.parametrize("submission", MUTANTS, ids=lambda s: s.name)
@@ -31,7 +32,8 @@ def test_mutant_fails_the_check_it_targets(submission, tmp_path):
         assert "Traceback" not in verdict.message
 
 
-@pytest.mark.parametrize("submission", VARIANTS, ids=lambda s: s.name)
+@pytest.mark.parametrize("submission", [pytest.param(s, marks=pytest.mark.ci_only) if s.name in SLOW_VARIANTS else s
+                                        for s in VARIANTS], ids=lambda s: s.name)
 def test_correct_variant_passes_every_check(submission, tmp_path):
     report = grade(build(submission, tmp_path))
     failed = {v.check: v.message for v in report.verdicts if not v.passed}

@@ -17,7 +17,6 @@ from autograder.checks import PROBES
 from autograder.notebook import Definitions, extract_definitions, read_definitions
 from autograder.runner import MAX_FRAME_BYTES, load_json, read_frames
 
-pytestmark = pytest.mark.unit
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(

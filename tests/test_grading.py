@@ -168,6 +168,7 @@ def test_missing_class_says_define_it(tmp_path):
 
 
 @pytest.mark.ci_only  # waits out its limit
+@pytest.mark.serial
 def test_endless_loop_times_out_and_the_rest_is_scored(tmp_path):
     """Does a train() that never returns cost only the checks that need it, with a clear message?"""
     def endless(nb):
@@ -332,7 +333,8 @@ def _busy() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.ci_only  # it loads both cores on purpose: in CI's set, not in the default run's 15 minutes
+@pytest.mark.ci_only  # it loads both cores on purpose
+@pytest.mark.serial
 def test_the_reference_scores_full_marks_on_a_busy_machine():
     """Two CPU-bound processes beside the grading (a 2-core machine, fully busy): still 12 / 12, on pace."""
     import multiprocessing

@@ -110,6 +110,7 @@ def _points(root) -> dict[str, dict[str, float | None]]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only  # real nbgrader over a course of 14 students: about 4 min
 def test_autograde_scores_reference_full_and_release_zero(graded_course):
     root, runs, _ = graded_course
     points = _points(root)
@@ -120,6 +121,7 @@ def test_autograde_scores_reference_full_and_release_zero(graded_course):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_mutants_get_the_clis_verdicts_check_by_check(graded_course):
     root, _, cli = graded_course
     points = _points(root)
@@ -131,6 +133,7 @@ def test_mutants_get_the_clis_verdicts_check_by_check(graded_course):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_the_log_holds_nothing_to_ignore(graded_course):
     """Issue 13: no warning an instructor cannot act on: nbgrader's false "checksum has changed" for untouched
     hidden-test cells (nbgrader issue #1961), SQLAlchemy's autoflush warnings, the kernel's connection notes. (No
@@ -144,6 +147,7 @@ def test_the_log_holds_nothing_to_ignore(graded_course):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_stderr_does_not_cost_points(graded_course):
     root, _, _ = graded_course
     points = _points(root)["stderr-writer"]
@@ -154,6 +158,7 @@ def test_stderr_does_not_cost_points(graded_course):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_a_dead_kernel_gets_the_points_autograder_batch_gives(graded_course):
     """Issue 13: one outcome per submission. The kernel dies in the first cell that trains; nbgrader goes on, the
     engine grades the code, and the points are those of `autograder batch`, check by check; the report and the
@@ -178,6 +183,7 @@ def test_a_dead_kernel_gets_the_points_autograder_batch_gives(graded_course):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_feedback_shows_verdicts_without_hidden_tests(graded_course):
     root, runs, _ = graded_course
     assert runs["generate_feedback"].returncode == 0, runs["generate_feedback"].stderr
@@ -195,6 +201,7 @@ def test_feedback_shows_verdicts_without_hidden_tests(graded_course):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_grading_engine_is_not_copied_to_students(graded_course):
     root, _, _ = graded_course
     for folder in ("release", "feedback"):
@@ -204,6 +211,7 @@ def test_grading_engine_is_not_copied_to_students(graded_course):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_a_kernel_can_neither_forge_its_score_nor_touch_a_classmate(graded_course):
     """Issue 10: mallory's kernel rebinds check(), points it at the instructor's notebook and rewrites every
     notebook it can reach; the engine's scores replace the kernel's outputs (0 for stubs), the kernel saw only its

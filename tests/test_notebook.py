@@ -9,7 +9,6 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.notebook import Definitions, execute_definitions, extract_definitions, read_definitions
 
-pytestmark = pytest.mark.unit
 
 
 def notebook(*cells):

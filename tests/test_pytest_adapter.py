@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
@@ -30,6 +32,7 @@ def test_without_a_submission_everything_is_skipped():
     assert "pytest --pyargs autograder.test_graders --submission NOTEBOOK" in done.stdout
 
 
+@pytest.mark.ci_only  # the installed-package path: tests/test_install.py runs it too
 def test_from_another_folder_with_pyargs(tmp_path):
     """The documented command for an installed kit: any folder, the module named, the plugin from the entry point."""
     done = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "autograder.test_graders", "-p",

@@ -14,7 +14,6 @@ from autograder.grade import GradeReport
 from autograder.report import feedback_html, figures, junit_xml, results_json, table, write_all
 from autograder.spec import Verdict
 
-pytestmark = pytest.mark.unit
 
 
 def report(failing: dict[str, str] | None = None, **fields) -> GradeReport:

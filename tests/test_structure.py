@@ -119,6 +119,7 @@ def _import_alone(name: str) -> tuple[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only  # a fresh interpreter per module (about 40 s); the import graph above is checked in every run
 def test_every_module_imports_alone_in_a_fresh_interpreter():
     """Can each module be imported first, on its own? (An import circle shows up as an ImportError of a partially
     initialized module when the wrong one comes first.)"""

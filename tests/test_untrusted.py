@@ -21,6 +21,7 @@ from autograder import sandbox
 from autograder.checks import REGISTRY
 from autograder.grade import grade
 from autograder.report import write_all
+from autograder.runner import run_in_process
 from conftest import FIXTURE, REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK, REPO
 
 LEVEL = sandbox.best().level
@@ -74,7 +75,10 @@ def left_behind(before: set[int], host_tmp: Path) -> list[int]:
     return found
 
 
-WAITS_OUT_ITS_LIMIT = {"EndlessLoopIgnoringSIGINT"}  # CI only: the default run stays under 15 min on 2 cores
+# The attacks `make test` runs, one of each kind (the files, the probes, the frames, the processes, the network);
+# CI runs them all.
+SMOKE = {"ReadsReferenceAndGraders", "ForgesEveryProbe", "HostileResultFrames", "KillsTheGrader", "OpensASocket"}
+WAITS_OUT_ITS_LIMIT = {"EndlessLoopIgnoringSIGINT"}  # timing is what it tests: run alone (serial)
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +87,8 @@ def pretrained():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("attack", [pytest.param(a, marks=pytest.mark.ci_only) if a.name in WAITS_OUT_ITS_LIMIT else a
-                                    for a in adversarial.ATTACKS], ids=lambda a: a.name)
+@pytest.mark.parametrize("attack", [a if a.name in SMOKE else pytest.param(a, marks=[pytest.mark.ci_only] + (
+    [pytest.mark.serial] if a.name in WAITS_OUT_ITS_LIMIT else [])) for a in adversarial.ATTACKS], ids=lambda a: a.name)
 def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path, pretrained, monkeypatch):
     """Does the attack gain nothing beyond its honest content, leave the grader healthy (all three reports
     written and well formed, no control characters in them, the right exit status, bounded time and memory) and
@@ -93,6 +97,7 @@ def test_attack_gains_nothing_and_grading_goes_on(attack, tmp_path, pretrained, 
 
 
 @pytest.mark.slow
+@pytest.mark.ci_only
 def test_an_attack_beside_another_grading_is_judged_alone(tmp_path, pretrained, monkeypatch):
     """On a shared grading server: while another grading runs beside it (its workers run as the same sandbox uid),
     does an attack that leaves processes still gain nothing and leave nothing of its own, without counting the
@@ -163,7 +168,7 @@ def attack_gains_nothing(attack, tmp_path, pretrained, monkeypatch) -> None:
 def test_malformed_submission_gets_a_verdict_for_every_check(case, tmp_path):
     notebook = tmp_path / f"{case.name}.ipynb"
     case.write(notebook)
-    report = grade(notebook)
+    report = grade(notebook, runner=run_in_process, parallel=1)  # the reader and the border: no sandbox needed
     assert not report.internal_error, [v.observed for v in report.verdicts if v.internal_error]
     assert [v.check for v in report.verdicts] == [c.name for c in REGISTRY]
     passed = {v.check for v in report.verdicts if v.passed}
