@@ -25,7 +25,7 @@ TIERS = {
 }
 # Modules whose tests share an expensive module fixture: kept on one xdist worker (--dist loadgroup), so that the
 # fixture is made once.
-SHARED_FIXTURES = ("test_nbgrader_course", "test_batch", "test_install")
+SHARED_FIXTURES = ("test_nbgrader_course", "test_batch", "test_install", "test_grading")
 
 
 def pytest_collection_modifyitems(config, items):

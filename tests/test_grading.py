@@ -3,6 +3,9 @@ a verdict for every check, the same submission always gets the same score, and t
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -10,9 +13,10 @@ import xml.etree.ElementTree as ET
 import nbformat
 import pytest
 
-from autograder import cli
+from autograder import cli, sandbox
 from autograder.checks import REGISTRY, TOTAL_POINTS
 from autograder.grade import grade
+from autograder.runner import run_in_process
 from conftest import REFERENCE_NOTEBOOK, REPO
 
 RELEASE = REPO / "assignment" / "rnn_embeddings.ipynb"
@@ -26,30 +30,45 @@ def _edit(tmp_path, name, edit):
     return path
 
 
+# Where the sandbox is not what a test is about (a message, the reader, a report), it grades in this process with
+# the trusted runner; test_the_trusted_runner_gives_the_sandboxs_verdicts shows that the two agree.
+in_process = functools.partial(grade, runner=run_in_process, parallel=1)
+
+
 @pytest.fixture(scope="module")
-def reference_report():
-    return grade(REFERENCE_NOTEBOOK)
+def reference_cli(tmp_path_factory):
+    """`autograder grade` on the reference, in the sandbox, once for the module: exit code, what it printed, and
+    the folder of its reports."""
+    out = tmp_path_factory.mktemp("reference")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = cli.main(["grade", str(REFERENCE_NOTEBOOK), "--out", str(out)])
+    return code, printed.getvalue(), out
 
 
 @pytest.mark.slow
-def test_reference_gets_full_marks(reference_report):
-    assert reference_report.score == TOTAL_POINTS
-    assert [v.check for v in reference_report.verdicts] == [c.name for c in REGISTRY]
-    assert reference_report.exit_code == 0 and not reference_report.problems
+def test_reference_gets_full_marks(reference_cli):
+    code, _, out = reference_cli
+    results = json.loads((out / "results.json").read_text())
+    assert code == 0 and results["score"] == TOTAL_POINTS
+    assert [t["name"] for t in results["tests"]] == [c.name for c in REGISTRY]
+    assert results["output"] == "All checks ran."  # no notebook problem, nothing skipped
+    assert results["extra_data"]["isolation"] == sandbox.best().level
 
 
 @pytest.mark.slow
-def test_same_submission_same_verdicts(reference_report):
-    """Seeds are fixed: is a second grading identical, numbers in the messages included?"""
-    again = grade(REFERENCE_NOTEBOOK)
-    assert [v.message for v in again.verdicts] == [v.message for v in reference_report.verdicts]
+def test_the_trusted_runner_gives_the_sandboxs_verdicts(reference_cli):
+    """Seeds are fixed and CPU runs bit-identical: does a second grading, in this process (the trusted runner of
+    calibration and of the corpus tier), give the same verdicts, numbers in the messages included?"""
+    results = json.loads((reference_cli[2] / "results.json").read_text())
+    again = in_process(REFERENCE_NOTEBOOK)
+    assert [v.message for v in again.verdicts] == [t["output"] for t in results["tests"]]
 
 
 @pytest.mark.slow
-def test_cli_grade_writes_reports(tmp_path, capsys):
-    code = cli.main(["grade", str(REFERENCE_NOTEBOOK), "--out", str(tmp_path)])
+def test_cli_grade_writes_reports(reference_cli):
+    code, printed, tmp_path = reference_cli
     assert code == 0
-    printed = capsys.readouterr().out
     assert re.search(rf"^total +{TOTAL_POINTS:g} / {TOTAL_POINTS:g}", printed, re.M)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["score"] == TOTAL_POINTS
@@ -112,7 +131,7 @@ def test_feedback_shows_the_students_own_model_or_says_why_not(tmp_path):
     from autograder.report import write_all
 
     mutant = next(s for s in submissions.MUTANTS if s.name == "SummarizeReturnsFirstStep")
-    report = grade(submissions.build(mutant, tmp_path))
+    report = in_process(submissions.build(mutant, tmp_path))
     page = _page(write_all(report, tmp_path / "out")["feedback"].read_text())
     assert page["captions"][0].startswith("Your model: your ClassifierWithRNN trained by your train(), the losses")
     assert len(page["missing"]) == 1 and page["missing"][0].startswith("Your model: your ClassifierWithRNN")
@@ -151,7 +170,7 @@ def test_check_runs_only_public_checks(capsys):
 def test_unreadable_notebook_gets_a_verdict_for_every_check(tmp_path, content, problem):
     path = tmp_path / "broken.ipynb"
     path.write_bytes(content)
-    report = grade(path)
+    report = in_process(path)
     assert len(report.verdicts) == len(REGISTRY) and report.score == 0 and report.exit_code == 1
     assert all(problem in v.observed for v in report.verdicts)
 
@@ -160,7 +179,7 @@ def test_missing_class_says_define_it(tmp_path):
     """Is a notebook without ClassifierWithMean told to define it, and still scored on the rest?"""
     path = _edit(tmp_path, "no_mean", lambda nb: nb.cells.pop(
         next(i for i, c in enumerate(nb.cells) if "class ClassifierWithMean" in c.source)))
-    report = grade(path, names=["shapes", "mean_summary"])
+    report = in_process(path, names=["shapes", "mean_summary"])
     verdicts = {v.check: v for v in report.verdicts}
     assert verdicts["shapes"].passed
     assert not verdicts["mean_summary"].passed
@@ -295,7 +314,7 @@ def test_nan_loss_is_reported(tmp_path):
     def nan_loop(nb):
         cell = next(c for c in nb.cells if c.source.startswith("def train("))
         cell.source = cell.source.replace("losses.append(loss.item())", "losses.append(float('nan'))")
-    report = grade(_edit(tmp_path, "nan", nan_loop), names=["train_returns_losses"])
+    report = in_process(_edit(tmp_path, "nan", nan_loop), names=["train_returns_losses"])
     assert "NaN or infinite" in report.verdicts[0].observed
 
 
@@ -303,7 +322,7 @@ def test_syntax_error_is_located_and_the_rest_is_scored(tmp_path):
     def broken(nb):
         cell = next(c for c in nb.cells if "class ClassifierWithMean" in c.source)
         cell.source += "\n    def oops(:\n"
-    report = grade(_edit(tmp_path, "syntax", broken), names=["shapes", "mean_summary"])
+    report = in_process(_edit(tmp_path, "syntax", broken), names=["shapes", "mean_summary"])
     assert any("syntax error" in p for p in report.problems)
     verdicts = {v.check: v for v in report.verdicts}
     assert verdicts["shapes"].passed and not verdicts["mean_summary"].passed
@@ -316,7 +335,7 @@ def test_a_module_level_name_grading_could_not_define_is_explained(tmp_path):
         cell = next(c for c in nb.cells if c.source.startswith("def train("))
         cell.source = ("criterion = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(len(headlines) / 1000))\n\n\n"
                        + cell.source.replace("F.binary_cross_entropy_with_logits(logits, y)", "criterion(logits, y)"))
-    report = grade(_edit(tmp_path, "criterion", criterion_from_titles), names=["train_returns_losses"])
+    report = in_process(_edit(tmp_path, "criterion", criterion_from_titles), names=["train_returns_losses"])
     observed = report.verdicts[0].observed
     assert "NameError" in observed and "`criterion` is assigned in code cell 8, line 1, which did not run in grading" \
         in observed and "headlines" in observed, observed
