@@ -172,14 +172,3 @@ def test_calibrate_then_grade_on_a_full_size_dataset(tmp_path, capsys):
     mutant = next(s for s in submissions.MUTANTS if s.name == "ShuffledLabels")
     report = grade(submissions.build(mutant, tmp_path), names=["separability"], data=data)
     assert not report.verdicts[0].passed and report.calibration.startswith("calibrated")
-
-
-@pytest.mark.slow
-def test_calibration_grades_the_corpus_in_process_as_the_worker_would(tmp_path):
-    """The in-process runner (calibration's) gives the notebook its helper module, as the sandboxed worker does:
-    the reference passes every check there too."""
-    from autograder.grade import grade
-    from autograder.runner import run_in_process
-
-    report = grade(REFERENCE_NOTEBOOK, runner=run_in_process, parallel=1, device="cpu")
-    assert all(v.passed for v in report.verdicts), {v.check: v.observed for v in report.verdicts if not v.passed}

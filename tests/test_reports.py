@@ -7,7 +7,6 @@ import json
 import xml.etree.ElementTree as ET
 
 import numpy as np
-import pytest
 
 from autograder.checks import REGISTRY
 from autograder.grade import GradeReport
