@@ -207,9 +207,10 @@ def loop_probe(data, plan) -> dict:
     runs = []
     for index, run in enumerate(_list(data["runs"], "runs", 2)):
         where = f"runs[{index}]"
-        run = _dict(run, where, {"error", "epochs", "device", "spy"}, {"losses"})
+        run = _dict(run, where, {"error", "epochs", "device", "spy"}, {"losses", "pretend"})
         item = {"error": error(run["error"], f"{where}.error"), "device": _device(run["device"], where),
-                "epochs": _int(run["epochs"], where, 0, 10**6), "spy": spy_report(run["spy"], f"{where}.spy")}
+                "epochs": _int(run["epochs"], where, 0, 10**6), "spy": spy_report(run["spy"], f"{where}.spy"),
+                "pretend": _bool(run.get("pretend", False), f"{where}.pretend")}
         if item["error"] is None:
             if "losses" not in run:
                 _fail(where, "no losses and no error")

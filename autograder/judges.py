@@ -68,7 +68,10 @@ def device_placement(v, outcome, ctx: Context) -> None:
     for run in outcome.data["runs"]:
         target = torch.device(run["device"])
         real = target.type != "cpu"
-        how = (f"checked on {target}: the devices of the parameters and inputs" if real else
+        how = ("checked on a pretend accelerator, as a GPU would (this grader has none; there, as on a GPU, "
+               "x.to(device) returns a new tensor and leaves x where it was): the devices of the parameters and "
+               "inputs" if run.get("pretend") else
+               f"checked on {target}: the devices of the parameters and inputs" if real else
                "checked on cpu with a device spy: where your code sent the model and the data")
         checked.append(how)
         problem = _placement_problem(run, target, real, ctx)
@@ -87,8 +90,9 @@ def problem_fix(problem: str) -> str:
         return "Use the device argument everywhere: model.to(device), tokens.to(device), y.to(device)."
     if "never called the model" in problem:
         return "Compute the logits with model(tokens) in each epoch."
-    if "different devices" in problem:
-        return "Move both: model.to(device) once, and tokens.to(device), y.to(device) before using them."
+    if "different devices" in problem or "input was not" in problem:
+        return ("Keep what .to returns: tokens, y = tokens.to(device), y.to(device) (on a GPU, x.to(device) returns a "
+                "new tensor and leaves x where it was); model.to(device) moves the model itself.")
     if "after train returned" in problem:
         return "Leave the model on the device: do not move it back at the end."
     if "raised" in problem:
@@ -107,28 +111,39 @@ def _placement_problem(run: dict, target: torch.device, real: bool, ctx=None) ->
         places = elsewhere or moved_model_elsewhere
         gpu = " (a GPU: a hard-coded .cuda() or 'cuda')" if any(torch.device(d).type == "cuda" for d in places) else ""
         return f"train sent tensors or the model to {places}{gpu} although device='{target}' was asked for"
-    if error and real and "device" in error["message"]:
-        return f"on '{target}', train raised {error_text(error, ctx)}: the model and the data were on different devices"
+    if error and real and "device" in error["message"]:  # what torch raises on a GPU: say which side stayed behind
+        return _forward_problem(spy, target, real) or \
+            f"on '{target}', train raised {error_text(error, ctx)}: the model and the data were on different devices"
     if error:
         return f"train raised {error_text(error, ctx)}"
     if not spy["forwards"]:
         return "train never called the model"
+    problem = _forward_problem(spy, target, real)
+    if problem:
+        return problem
+    final = spy["final_parameter_devices"]
+    if not all(torch.device(d).type == target.type for d in final):
+        return f"after train returned, the parameters were on {final}"
+    return None
+
+
+def _forward_problem(spy: dict, target: torch.device, real: bool) -> str | None:
+    """The first forward call whose model or input was not on the target device, in words; None if none. On the
+    CPU, what was never moved is where it belongs (everything starts there: `if device.type != "cpu": ...` is
+    right): placement is decided on the accelerator, a GPU or the pretend one, and the CPU run only catches a loop
+    that sends things elsewhere."""
+    if not real:
+        return None
     for index, call in enumerate(spy["forwards"], start=1):
-        if real:
-            params_ok = bool(call["parameter_devices"]) and all(
-                torch.device(d).type == target.type for d in call["parameter_devices"])
-            input_ok = call["input_device"] not in ("NoneType", "tuple", "list") and \
-                torch.device(call["input_device"]).type == target.type
-        else:
-            params_ok, input_ok = call["model_moved"], call["input_placed"]
+        params_ok = bool(call["parameter_devices"]) and all(
+            torch.device(d).type == target.type for d in call["parameter_devices"])
+        input_ok = call["input_device"] not in ("NoneType", "tuple", "list") and \
+            torch.device(call["input_device"]).type == target.type
         if not params_ok and not input_ok:
             return f"in forward call {index}, neither the model nor its input had been sent to '{target}'"
         if not params_ok:
             return f"in forward call {index}, the input was on '{target}' but the model was not"
         if not input_ok:
             return f"in forward call {index}, the model was on '{target}' but its input was not " \
-                   f"({call['input_device'] if real else 'the tokens were never sent to the device'})"
-    final = spy["final_parameter_devices"]
-    if not all(torch.device(d).type == target.type for d in final):
-        return f"after train returned, the parameters were on {final}"
+                   f"(it was on {call['input_device']})"
     return None

@@ -4,11 +4,13 @@ They are declared in autograder/checks.py (PUBLIC_PROBES); the hidden checks' pr
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from autograder.probe_kit import describe, grader_model, probe_model, returned_losses, train_function
 from autograder.recipe import Recipe
-from autograder.spy import TrainingSpy
+from autograder.spy import PretendAccelerator, TrainingSpy
 
 
 def probe_rnn_model(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
@@ -17,22 +19,29 @@ def probe_rnn_model(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
 
 
 def probe_loop(ns: dict, job: dict, recipe: Recipe, device: str) -> dict:
-    """Short runs of the student's train() on the grader's model, watched by TrainingSpy: on `device`, and on the
-    CPU as well when `device` is a GPU (so that a loop that hard-codes .cuda() is caught there too)."""
+    """Short runs of the student's train() on the grader's model, watched by TrainingSpy: on an accelerator, then on
+    the CPU (a loop that hard-codes .cuda() is caught there). The accelerator is the GPU when there is one, and
+    otherwise a pretend one (spy.PretendAccelerator), where placement behaves as on a GPU: every grader runs the
+    same two runs and gives the same verdict."""
     train = train_function(ns)
     tokens, y = job["tokens"][: recipe.loop_rows], job["y"][: recipe.loop_rows]
+    pretend = torch.device(device).type == "cpu" and not torch.cuda.is_available()
     runs = []
-    for target in dict.fromkeys([device, "cpu"]):
+    for target in dict.fromkeys(["cuda" if pretend else device, "cpu"]):
         model = grader_model(job, recipe, job["loop_init"])
         spy = TrainingSpy(model, torch.device(target))
         run: dict = {"error": None, "epochs": recipe.loop_epochs, "device": target}
-        try:
-            with spy:
-                losses = train(model, tokens.clone(), y.clone(), epochs=recipe.loop_epochs, lr=recipe.lr,
-                               device=target)
-            run["losses"] = returned_losses(losses)
-        except Exception as err:
-            run["error"] = describe(err)
-        run["spy"] = spy.report()
+        accelerator = PretendAccelerator() if pretend and target != "cpu" else contextlib.nullcontext()
+        with accelerator:
+            try:
+                with spy:
+                    losses = train(model, tokens.clone(), y.clone(), epochs=recipe.loop_epochs, lr=recipe.lr,
+                                   device=target)
+                run["losses"] = returned_losses(losses)
+            except Exception as err:
+                run["error"] = describe(err)
+            run["spy"] = spy.report()
+        if pretend and target != "cpu":
+            run["pretend"] = True
         runs.append(run)
     return {"runs": runs}

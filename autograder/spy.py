@@ -212,3 +212,141 @@ class CudaOnCpu(TorchFunctionMode):
         elif kwargs.get("device") is not None and torch.device(kwargs["device"]).type == "cuda":
             kwargs["device"] = "cpu"
         return func(*args, **kwargs)
+
+
+_ON_ACCELERATOR = "_autograder_on_accelerator"
+# Where torch on a GPU raises when its tensors are on different devices, for what a training loop of the lesson
+# calls: the model's first and last layers (the embedding's input and weight, the linear layer's), and the losses.
+_CHECKED = {torch.embedding, torch.nn.functional.embedding, torch.nn.functional.linear,
+            torch.nn.functional.binary_cross_entropy_with_logits, torch.binary_cross_entropy_with_logits,
+            torch.nn.functional.binary_cross_entropy, torch.nn.functional.mse_loss,
+            torch.nn.functional.cross_entropy, torch.nn.functional.nll_loss}
+_MISMATCH = ("Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
+             "(when checking argument for argument {name} in method {func})")
+
+
+def _getter(func) -> str | None:
+    """The name of the Tensor property whose read `func` is (`t.device` reaches a mode as its __get__), or None."""
+    descriptor = getattr(func, "__self__", None)
+    if getattr(func, "__name__", "") == "__get__" and descriptor is torch.Tensor.__dict__.get(
+            getattr(descriptor, "__name__", ""), torch._C.TensorBase.__dict__.get(getattr(descriptor, "__name__", ""))):
+        return descriptor.__name__
+    return None
+
+
+def on_accelerator(tensor) -> bool:
+    return isinstance(tensor, torch.Tensor) and getattr(tensor, _ON_ACCELERATOR, False)
+
+
+def _tag(result, value: bool = True):
+    for t in tree_flatten(result)[0]:
+        if isinstance(t, torch.Tensor):
+            try:
+                setattr(t, _ON_ACCELERATOR, value)
+            except (AttributeError, RuntimeError):  # some tensor kinds take no attributes
+                pass
+    return result
+
+
+class PretendAccelerator(TorchFunctionMode):
+    """A GPU for a grader without one, for the spied loop run with device="cuda": the data stay in the CPU's
+    memory, but placement behaves as on a GPU, so that the verdict is the one a GPU grader gives.
+
+    - `.to("cuda")`, `.cuda()` and a factory's `device="cuda"` give a *new* tensor on the pretend device (on the
+      CPU, `t.to("cpu")` is `t` itself: a call whose result is dropped moved nothing there, and none here either);
+      `.to("cpu")`, `.cpu()` of such a tensor give a new CPU tensor; a module moved there has its parameters and
+      buffers moved.
+    - What is computed from a tensor on the pretend device is on it; `.device`, `.is_cuda` and `.get_device()` say
+      so, and gradients of parameters there are there too.
+    - Where torch on a GPU raises because tensors are on different devices (the embedding, the linear layer, the
+      losses: _CHECKED), this raises the same RuntimeError. `.numpy()` of such a tensor raises as on a GPU.
+
+    Enter it outside a TrainingSpy (as CudaOnCpu), which then records what the loop did.
+    """
+
+    def __init__(self, device: str = "cuda:0"):
+        super().__init__()
+        self.device = torch.device(device)
+        self._patched: dict = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        getter = _getter(func)  # a property read reaches a mode as a new method-wrapper each time: by its descriptor
+        if getter == "device":
+            return self.device if on_accelerator(args[0]) else torch.device("cpu")
+        if getter == "is_cuda":
+            return on_accelerator(args[0])
+        if getter == "grad":
+            grad = func(*args, **kwargs)
+            return _tag(grad) if grad is not None and on_accelerator(args[0]) else grad
+        if func is torch.Tensor.get_device:
+            return (self.device.index or 0) if on_accelerator(args[0]) else -1
+        if func is torch.Tensor.numpy and on_accelerator(args[0]):
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
+                            "to host memory first.")
+        if func in (torch.Tensor.cuda, torch.Tensor.cpu, torch.Tensor.to) and args:
+            return self._move(func, args, kwargs)
+        if kwargs.get("device") is not None and torch.device(kwargs["device"]).type == "cuda":
+            kwargs["device"] = "cpu"
+            return _tag(func(*args, **kwargs))
+        inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        there = [t for t in inputs if on_accelerator(t)]
+        if there and func in _CHECKED:
+            here = [t for t in inputs if not on_accelerator(t) and t.dim() > 0]  # a CPU scalar may join a GPU op
+            if here:
+                raise RuntimeError(_MISMATCH.format(name="input" if len(here) else "", func=getattr(
+                    func, "__name__", str(func))))
+        result = func(*args, **kwargs)
+        return _tag(result) if there else result
+
+    def _move(self, func, args, kwargs):
+        tensor = args[0]
+        if func is torch.Tensor.cuda:
+            target = torch.device("cuda")
+            dtype, copy = None, False
+        elif func is torch.Tensor.cpu:
+            target, dtype, copy = torch.device("cpu"), None, False
+        else:
+            target, dtype, _, copy, _ = parse_to(args[1:], kwargs)
+        if target is None:  # a dtype change only: it stays where it is
+            return _tag(func(*args, **kwargs), on_accelerator(tensor))
+        there = target.type == "cuda"
+        if there == on_accelerator(tensor) and not copy and (dtype is None or dtype == tensor.dtype):
+            return tensor  # already there: the tensor itself, as torch returns it
+        moved = torch.Tensor.to(tensor, "cpu", dtype=dtype or tensor.dtype, copy=True)  # a new object, like a move
+        return _tag(moved, there)
+
+    def _module_move(self, original, name):
+        mode = self
+
+        def move(module, *args, **kwargs):
+            if name == "cuda":
+                target = torch.device("cuda")
+                result = original(module)  # the data stay on the CPU
+            elif name == "cpu":
+                target = torch.device("cpu")
+                result = original(module)
+            else:
+                target = torch._C._nn._parse_to(*args, **kwargs)[0]
+                if target is not None and target.type == "cuda":
+                    kwargs = {k: v for k, v in kwargs.items() if k != "device"}
+                    args = tuple(a for a in args if not isinstance(a, (str, torch.device)))
+                result = original(module, *args, **kwargs)
+            if target is not None:
+                for tensor in list(module.parameters()) + list(module.buffers()):
+                    _tag(tensor, target.type == "cuda")
+            return result
+
+        return move
+
+    def __enter__(self):
+        for name in ("to", "cuda", "cpu"):
+            original = getattr(torch.nn.Module, name)
+            self._patched[name] = original
+            setattr(torch.nn.Module, name, self._module_move(original, name))
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        for name, original in self._patched.items():
+            setattr(torch.nn.Module, name, original)
+        return super().__exit__(*exc)

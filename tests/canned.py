@@ -60,12 +60,17 @@ def losses(values, plain: bool = True, type_: str = "list") -> dict:
             "values": [float(v) for v in values], "plain": plain}
 
 
-def loop(losses_=None, error=None, **spy_changes) -> dict:
+def loop(losses_=None, error=None, accelerator_error=None, cpu=None, **spy_changes) -> dict:
+    """The loop probe's two runs on a grader without a GPU: on the pretend accelerator (`spy_changes` and
+    `accelerator_error` apply to it), then on the CPU (`cpu`: changes to its spy report); `error`: in both."""
     epochs = Recipe().loop_epochs
-    run = {"error": error, "epochs": epochs, "device": "cpu", "spy": spy(**spy_changes)}
-    if error is None:
-        run["losses"] = losses_ if losses_ is not None else losses([0.69, 0.68, 0.67][:epochs])
-    return {"runs": [run]}
+    runs = [{"error": accelerator_error or error, "epochs": epochs, "device": "cuda", "spy": spy("cuda:0", **spy_changes),
+             "pretend": True},
+            {"error": error, "epochs": epochs, "device": "cpu", "spy": spy("cpu", **(cpu or {}))}]
+    for run in runs:
+        if run["error"] is None:
+            run["losses"] = losses_ if losses_ is not None else losses([0.69, 0.68, 0.67][:epochs])
+    return {"runs": runs}
 
 
 @lru_cache(maxsize=4)

@@ -117,6 +117,13 @@ MUTANTS = (
                {"device_placement": "but its input was not"}),
     Submission("MovesDataNotModel", _replace("    model.to(device)\n", ""),
                {"device_placement": "but the model was not"}),
+    # On a CPU, t.to("cpu") is t: these two pass there; on a GPU (and the pretend one) the forward or the loss raises.
+    Submission("MovesWithoutKeepingTheResult", _replace("    tokens, y = tokens.to(device), y.to(device).float()\n",
+                                                        "    tokens.to(device)\n    y.to(device)\n    y = y.float()\n"),
+               {"device_placement": "but its input was not"}),
+    Submission("LeavesTheLabelsBehind", _replace("    tokens, y = tokens.to(device), y.to(device).float()\n",
+                                                 "    tokens = tokens.to(device)\n    y.to(device)\n    y = y.float()\n"),
+               {"device_placement": "the model and the data were on different devices"}),
 )
 
 VARIANTS = (
@@ -259,6 +266,13 @@ MODULE_LEVEL_VARIANTS = (
 )
 
 VARIANTS = VARIANTS + MODULE_LEVEL_VARIANTS + (
+    # Everything starts on the CPU: moving only when the device is another is right on every device.
+    Submission("MovesOnlyOffTheCpu", _replace("    model.to(device)\n    tokens, y = tokens.to(device), y.to(device).float()\n",
+                                              "    if device.type != \"cpu\":\n        model.to(device)\n"
+                                              "        tokens, y = tokens.to(device), y.to(device)\n    y = y.float()\n")),
+    Submission("DeviceFromTheParameters", _replace("    tokens, y = tokens.to(device), y.to(device).float()\n",
+                                                   "    where = next(model.parameters()).device\n"
+                                                   "    tokens, y = tokens.to(where), y.to(where).float()\n")),
     # Jupyter runs a cell under %%time or %%capture in the notebook's namespace: its definitions count.
     Submission("TrainCellUnderTime", {"train": "%%time\n" + TRAIN_HEAD + REFERENCE_LOOP}),
     Submission("ModelCellUnderCapture", {"ClassifierWithRNN": "%%capture captured\n" + RNN_HEAD +

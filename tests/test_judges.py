@@ -120,26 +120,43 @@ def test_device_placement_passes_a_loop_that_moves_both():
     assert judge("device_placement", canned.outcome("loop", canned.loop()), confirmed()).passed
 
 
+ON_CPU = {"input_placed": False, "input_device": "cpu", "parameter_devices": ["cuda:0"], "model_moved": True}
+MISMATCH = {"type": "RuntimeError", "where": [], "message": "Expected all tensors to be on the same device, but found "
+            "at least two devices, cuda:0 and cpu! (when checking argument for argument input in method embedding)"}
+
+
 @pytest.mark.parametrize(("changes", "observed", "fix"), [
-    ({"forwards": [{"input_placed": False, "input_device": "cpu", "parameter_devices": ["cpu"], "model_moved": True}]},
-     "the model was on 'cpu' but its input was not", "tokens.to(device)"),
-    ({"forwards": [{"input_placed": True, "input_device": "cpu", "parameter_devices": ["cpu"], "model_moved": False}]},
-     "the input was on 'cpu' but the model was not", "model.to(device)"),
-    ({"tensor_moves": ["cuda"], "model_moves": ["cuda"]}, "a hard-coded .cuda()", "Do not write .cuda()"),
+    ({"forwards": [ON_CPU], "error": MISMATCH}, "the model was on 'cuda' but its input was not (it was on cpu)",
+     "Keep what .to returns"),
+    ({"forwards": [{**ON_CPU, "input_device": "cuda:0", "parameter_devices": ["cpu"]}], "error": MISMATCH},
+     "the input was on 'cuda' but the model was not", "model.to(device)"),
+    ({"error": MISMATCH}, "the model and the data were on different devices", "Keep what .to returns"),
     ({"forwards": []}, "train never called the model", "model(tokens)"),
+    ({"final_parameter_devices": ["cpu"]}, "after train returned, the parameters were on ['cpu']", "Leave the model"),
 ])
-def test_device_placement_says_what_stayed_behind(changes, observed, fix):
-    v = judge("device_placement", canned.outcome("loop", canned.loop(**changes)), confirmed())
-    assert not v.passed and observed in v.observed and fix in v.fix
+def test_device_placement_on_the_accelerator_says_what_stayed_behind(changes, observed, fix):
+    error = changes.pop("error", None)
+    v = judge("device_placement", canned.outcome("loop", canned.loop(accelerator_error=error, **changes)), confirmed())
+    assert not v.passed and observed in v.observed and fix in v.fix and "pretend accelerator" in v.observed
+
+
+def test_device_placement_on_the_cpu_catches_a_loop_that_sends_things_elsewhere_only():
+    """On the CPU, what was never moved is where it belongs (`if device.type != "cpu"` is right); a hard-coded
+    .cuda() is not."""
+    unmoved = {"forwards": [{"input_placed": False, "input_device": "cpu", "parameter_devices": ["cpu"],
+                             "model_moved": False}], "model_moves": [], "tensor_moves": []}
+    assert judge("device_placement", canned.outcome("loop", canned.loop(cpu=unmoved)), confirmed()).passed
+    v = judge("device_placement", canned.outcome("loop", canned.loop(cpu={"tensor_moves": ["cuda"]})), confirmed())
+    assert not v.passed and "a hard-coded .cuda()" in v.observed and "Do not write .cuda()" in v.fix
 
 
 def test_optimizer_protocol_passes_a_clean_loop_and_names_each_mistake():
     assert judge("optimizer_protocol", canned.outcome("loop", canned.loop()), confirmed()).passed
-    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(steps=0)), confirmed())
+    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(cpu={"steps": 0})), confirmed())
     assert not v.passed and "optimizer.step() was never called" in v.observed
-    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(stale_backwards=2)), confirmed())
+    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(cpu={"stale_backwards": 2})), confirmed())
     assert not v.passed and "2 of 3 backward passes" in v.observed and "zero_grad()" in v.fix
-    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(backwards=0)), confirmed())
+    v = judge("optimizer_protocol", canned.outcome("loop", canned.loop(cpu={"backwards": 0})), confirmed())
     assert not v.passed and "never reached the model's parameters" in v.observed
 
 
