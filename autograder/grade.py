@@ -190,6 +190,7 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
                 except border.BorderError as err:
                     outcome = ProbeOutcome(name, error={"type": "BadResult", "message": str(err)[:300], "where": []})
             outcomes[name] = outcome
+    context.outcomes = outcomes
     for failure in context.load_failures:
         problem = describe_failure(failure)
         if failure["kind"] == "definition" and problem not in report.problems:

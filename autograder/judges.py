@@ -47,12 +47,31 @@ def train_returns_losses(v, outcome, ctx: Context) -> None:
         v.observed = f"train raised {error_text(run['error'], ctx)}"
         v.fix = "Run your train() in the notebook on a small model and fix the error."
         return
-    problem = _losses_problem(run["losses"], epochs)
+    problem = _losses_problem(run["losses"], epochs) or _count_elsewhere(ctx)
     if problem:
         v.observed = problem
         v.fix = "Append loss.item() (a Python float) once per epoch, and return that list."
         return
-    pass_if_confirmed(v, ctx, f"{epochs} finite float losses")
+    pass_if_confirmed(v, ctx, f"{epochs} finite float losses, one per epoch in every run of train() the grader made")
+
+
+def _count_elsewhere(ctx: Context) -> str | None:
+    """A wrong count of losses in the grader's other runs of train() (the shared training run, the student's model
+    end to end: more rows, more epochs), where a loop that returns one loss per minibatch shows it."""
+    epochs, rows = ctx.recipe.epochs, len(ctx.plan.y)
+    training = ctx.outcomes.get("training")
+    returned = []
+    if training is not None and training.ok and not training.data["error"]:
+        returned.append(("the grader's model", training.data["losses"]["length"]))
+    end_to_end = ctx.outcomes.get("end_to_end")
+    if end_to_end is not None and end_to_end.ok:
+        returned += [("your model", run["losses"]["length"]) for run in end_to_end.data["runs"] if not run["error"]]
+    for model, length in returned:
+        if length != epochs:
+            per_epoch = f" ({length / epochs:g} per epoch: one per minibatch?)" if length > epochs else ""
+            return f"train returned {length} losses for epochs={epochs} when it trained {model} on {rows} rows" \
+                   f"{per_epoch}"
+    return None
 
 
 def _mentions_cuda(error: dict | None) -> bool:

@@ -26,6 +26,7 @@ class Context:
     pace: object = None  # autograder.limits.Pace: this machine's measured speed and each probe's time limit
     verdicts: dict = field(default_factory=dict)
     load_failures: list = field(default_factory=list)
+    outcomes: dict = field(default_factory=dict)  # every probe's validated outcome (runner.ProbeOutcome), by name
 
     @property
     def tokens(self) -> torch.Tensor:

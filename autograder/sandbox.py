@@ -265,5 +265,18 @@ def best() -> Sandbox:
         return Sandbox(wanted)
     for level in LEVELS:
         if _works(level):
+            if level == "rlimits":  # never by default: it cannot keep the key or the grader's files from the code
+                raise RuntimeError(WEAK_REFUSED)
             return Sandbox(level)
     raise RuntimeError("no sandbox level works here: install util-linux (prlimit), and bubblewrap")
+
+
+# Where neither bubblewrap nor the uid level runs, grading refuses unless the instructor asks for the weak level by
+# name (AUTOGRADER_SANDBOX=rlimits), knowing what it lets student code do (docs/threat-model.md).
+WEAK_REFUSED = (
+    "grading refused: neither bubblewrap nor the uid level works here, and the only level left (rlimits) runs the "
+    "student's code as the grading user: it can read the grading key (in this process's environment) and write "
+    "the grader's own files, such as calibrations, so one student could change the next one's grade. Install "
+    "bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; on Ubuntu 24.04 also allow unprivileged user namespaces, "
+    "or grade as root), or run as root for the uid level. To grade at the weak level anyway, on a machine that "
+    "grades nobody else, set AUTOGRADER_SANDBOX=rlimits.")

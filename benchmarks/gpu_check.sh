@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The checks that need a GPU, as one script for a lent GPU machine (see benchmarks/README.md for the results):
-# the CUDA tests, grading on cuda (device placement for real, and the device mutants and variants), the reference
+# the CUDA tests, grading on cuda (device placement for real, and the device mutants and variants), verdict parity
+# of the whole corpus with and without the GPU (benchmarks/verdict_parity.py), the reference
 # notebook's code cells run top to bottom on cuda, and the training benchmark at full size on cuda.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh [all|grading]
 set -uo pipefail
@@ -33,6 +34,11 @@ with tempfile.TemporaryDirectory() as tmp:
             print(f"{sub.name:28s} {r.score:g}/{r.max_score:g} on {r.device} in {r.seconds:.1f} s; failed {failed}; "
                   f"device_placement: {dev.observed[:200]}")
 PY
+
+echo "== verdict parity: the whole corpus on the GPU, then with the GPU hidden (the pretend accelerator decides)"
+python3 benchmarks/verdict_parity.py "$OUT/parity-gpu.json" > "$OUT/parity-gpu.log" 2>&1
+CUDA_VISIBLE_DEVICES= python3 benchmarks/verdict_parity.py "$OUT/parity-cpu.json" > "$OUT/parity-cpu.log" 2>&1
+python3 benchmarks/verdict_parity.py --compare "$OUT/parity-gpu.json" "$OUT/parity-cpu.json"
 
 [ "$SECTIONS" = all ] || exit 0
 echo "== the reference notebook's code cells, top to bottom, on cuda"

@@ -102,6 +102,17 @@ MUTANTS = (
                {"loss_decreases": "train returned"}),
     Submission("ReturnsLossTensors", _replace("losses.append(loss.item())", "losses.append(loss)"),
                {"train_returns_losses": "list of Tensor, not of Python floats"}),
+    Submission("ReturnsOneLossPerMinibatch", loop(  # 64 rows in the spied 3-epoch run: one batch, the right count
+        "    model.to(device)\n    tokens, y = tokens.to(device), y.to(device).float()\n"
+        "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n    losses = []\n"
+        "    for _ in progress(range(epochs), desc=\"training\"):\n"
+        "        for start in range(0, len(y), 128):\n"
+        "            optimizer.zero_grad()\n"
+        "            loss = F.binary_cross_entropy_with_logits(model(tokens[start:start + 128]).squeeze(1), "
+        "y[start:start + 128])\n"
+        "            loss.backward()\n            optimizer.step()\n            losses.append(loss.item())\n"
+        "    return losses\n"),
+               {"train_returns_losses": "per epoch: one per minibatch?"}),
     Submission("InventsLosses", _replace("    return losses\n", "    return [1.0 / (1 + e) for e in range(epochs)]\n"),
                {"loss_decreases": "not other numbers"}),
     Submission("ShuffledLabels", _replace("    tokens, y = tokens.to(device), y.to(device).float()\n",

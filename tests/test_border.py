@@ -127,3 +127,14 @@ def test_a_worker_gets_only_what_its_probes_need(plan):
     """The model probes' worker gets the model cases and no training data; the training probes' the data."""
     assert set(plan.to_worker(["rnn_model"])) == {"vocab_size", "pad", "cases"}
     assert "cases" not in plan.to_worker(["training"]) and "tokens" in plan.to_worker(["training"])
+
+
+def test_the_weak_level_is_never_chosen_silently(monkeypatch):
+    """Issue 19: where only the rlimits level works, grading refuses and says what to install; an instructor who
+    names the level gets it."""
+    monkeypatch.setattr(sandbox, "_works", lambda level: level == "rlimits")
+    monkeypatch.delenv("AUTOGRADER_SANDBOX", raising=False)
+    with pytest.raises(RuntimeError, match="grading refused.*read the grading key.*apt-get install bubblewrap"):
+        sandbox.best()
+    monkeypatch.setenv("AUTOGRADER_SANDBOX", "rlimits")
+    assert sandbox.best().level == "rlimits"

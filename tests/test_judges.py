@@ -15,9 +15,10 @@ from autograder.recipe import Recipe
 from autograder.spec import Verdict
 
 
-def judge(name: str, outcome, verdicts: dict | None = None, thresholds=None) -> Verdict:
+def judge(name: str, outcome, verdicts: dict | None = None, thresholds=None, outcomes: dict | None = None) -> Verdict:
     ctx = Context(Recipe(), canned.plan(), "cpu", thresholds or Thresholds())
     ctx.verdicts.update(verdicts or {})
+    ctx.outcomes.update(outcomes or {})
     verdict = Verdict(name, BY_NAME[name].points)
     judge_function(BY_NAME[name])(verdict, outcome, ctx)
     if not verdict.passed:
@@ -108,6 +109,18 @@ def test_train_returns_losses_names_tensors_and_wrong_counts():
     assert not v.passed and "not of Python floats" in v.observed and "loss.item()" in v.fix
     v = judge("train_returns_losses", canned.outcome("loop", canned.loop(canned.losses([0.69] * 6))), confirmed())
     assert not v.passed and "returned 6 losses for epochs=3" in v.observed
+
+
+def test_train_returns_losses_counts_the_losses_of_every_training_run(trained):
+    """Issue 20: one loss per minibatch of 128 is 3 losses in the 64-row loop run, but 2000 in the grader's
+    500-epoch run on 400 rows: that run decides the count too."""
+    final, reported = trained
+    per_batch = canned.outcome("training", canned.training(final, reported * 4))
+    v = judge("train_returns_losses", canned.outcome("loop", canned.loop()), confirmed(), outcomes={"training": per_batch})
+    assert not v.passed and "2000 losses for epochs=500" in v.observed and "one per minibatch?" in v.observed
+    right = canned.outcome("training", canned.training(final, reported))
+    assert judge("train_returns_losses", canned.outcome("loop", canned.loop()), confirmed(),
+                 outcomes={"training": right}).passed
 
 
 def test_train_returns_losses_reports_the_error_train_raised():
