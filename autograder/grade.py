@@ -36,6 +36,17 @@ class GradeReport:
     recipe: Recipe = field(default_factory=Recipe)
     skipped: list[str] = field(default_factory=list)  # top-level statements that did not run in grading (no cost)
     grader_run: dict | None = None  # uncalibrated data: the grader's own run the thresholds came from (scores, s)
+    manual_points: float = 0.0  # the answers the instructor grades (not scored here): reports say the whole total
+
+    @property
+    def points_text(self) -> str:
+        """The score in words, the instructor's part included: "12 of 12 automatic points; 4 more for the two
+        answers, graded by your instructor (16 in all)"."""
+        text = f"{self.score:g} of {self.max_score:g} automatic points"
+        if self.manual_points:
+            text += (f"; {self.manual_points:g} more for the written answers, graded by your instructor "
+                     f"({self.max_score + self.manual_points:g} in all)")
+        return text
 
     @property
     def score(self) -> float:
@@ -95,6 +106,10 @@ def grade(notebook: str | Path, *, public_only: bool = False, names: list[str] |
                                                observed=clean_text(f"the grader failed ({type(err).__name__}: {err})"),
                                                fix="Nothing on your side: tell your instructor."))
         report.verdicts.sort(key=lambda v: [c.name for c in checks].index(v.check))
+    if namespace is None:
+        from autograder.notebook import manual_points
+
+        report.manual_points = manual_points(notebook)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -22,17 +22,10 @@ from autograder.checks import REGISTRY
 @functools.cache
 def answer_points() -> dict[str, float]:
     """The manually graded answer cells of the lesson (grade id -> points), read from its nbgrader source."""
-    import nbformat
-
+    from autograder.notebook import answer_points as read
     from autograder.resources import lesson_file
 
-    nb = nbformat.read(lesson_file("rnn_embeddings.ipynb"), as_version=4)
-    found = {}
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and meta.get("solution"):
-            found[meta["grade_id"]] = float(meta.get("points", 0))
-    return found
+    return read(lesson_file("rnn_embeddings.ipynb"))
 
 
 def header() -> list[str]:

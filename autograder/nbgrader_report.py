@@ -154,11 +154,28 @@ def write_csv(rows: list[StudentRow], path: Path) -> Path:
     return Path(path)
 
 
+def score_text(row: StudentRow) -> str:
+    """A student's score in words: the automatic points, and the answers' once the instructor has graded them
+    ("12 / 12 automatic, answers not graded yet (4)": never "12 / 16", which reads as final)."""
+    from autograder import grades_table
+    from autograder.checks import REGISTRY, TOTAL_POINTS
+    from autograder.course import check_cell_id
+
+    if row.status != "graded":
+        return "-"
+    automatic = sum(row.points.get(check_cell_id(c.name)) or 0 for c in REGISTRY)
+    answers = grades_table.answer_points()
+    graded = [row.points.get(a) for a in answers]
+    if any(p is None for p in graded):
+        return f"{automatic:g} / {TOTAL_POINTS:g} automatic, answers not graded yet ({sum(answers.values()):g})"
+    return f"{automatic + sum(graded):g} / {TOTAL_POINTS + sum(answers.values()):g} ({automatic:g} automatic + " \
+           f"{sum(graded):g} answers)"
+
+
 def table(rows: list[StudentRow]) -> str:
-    lines = [f"{'student':<24} {'status':<10} {'score':>11}  reason", "-" * 70]
+    lines = [f"{'student':<24} {'status':<10} {'score':<52}  reason", "-" * 100]
     for row in rows:
-        score = f"{row.score:g} / {row.max_score:g}" if row.score is not None else "-"
-        lines.append(f"{row.student:<24} {row.status:<10} {score:>11}  {row.reason}")
+        lines.append(f"{row.student:<24} {row.status:<10} {score_text(row):<52}  {row.reason}")
     counts = {s: sum(r.status == s for r in rows) for s in ("graded", "error", "submitted", "missing")}
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     return "\n".join(lines)

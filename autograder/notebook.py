@@ -280,6 +280,35 @@ def read_notebook(path: str | os.PathLike):
 ANSWER_STUB = "YOUR ANSWER HERE"  # what nbgrader leaves in a manually graded answer cell (ClearSolutions.text_stub)
 
 
+def answer_points(path: str | os.PathLike) -> dict[str, float]:
+    """A notebook's manually graded answer cells (nbgrader grade id -> points): read, never scored, by the engine."""
+    try:
+        nb = read_notebook(path)
+    except ValueError:
+        return {}
+    found = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if isinstance(meta, dict) and meta.get("grade") and meta.get("solution") and meta.get("grade_id"):
+            try:
+                found[str(meta["grade_id"])] = float(meta.get("points", 0))
+            except (TypeError, ValueError):
+                continue
+    return found
+
+
+def manual_points(notebook: str | os.PathLike | None = None) -> float:
+    """The points of the answers the instructor grades: the lesson's own answer cells (the grader package holds the
+    solved lesson), else those of the notebook being checked (the student package, for what it tells the student)."""
+    from autograder.resources import lesson_file
+
+    try:
+        source = lesson_file("rnn_embeddings.ipynb")
+    except FileNotFoundError:
+        source = notebook
+    return sum(answer_points(source).values()) if source is not None and Path(source).is_file() else 0.0
+
+
 def unanswered_questions(path: str | os.PathLike) -> list[str]:
     """The grade ids of manually graded answer cells still holding nbgrader's stub (or nothing)."""
     try:

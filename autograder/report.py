@@ -33,6 +33,8 @@ def table(report: GradeReport) -> str:
         lines.append(f"{v.check:<{width}}  {v.score:>3g} / {v.max_score:<2g}  {_status(v)}"
                      f"{'' if check.visibility == 'visible' else '  (hidden)'}")
     lines.append(f"{'total':<{width}}  {report.score:>3g} / {report.max_score:<2g}")
+    if report.manual_points:
+        lines.append(f"({_t(report.points_text)})")
     for warning in report.warnings:
         lines.append(f"\ngrader warning: {_t(warning)}")
     for problem in report.problems:
@@ -53,13 +55,16 @@ def results_json(report: GradeReport) -> dict:
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 2),
-        "extra_data": {"isolation": report.isolation, "device": _t(report.device),
+        "extra_data": {"automatic_points": report.max_score, "manual_points": report.manual_points,
+                       "total_points": report.max_score + report.manual_points, "points": _t(report.points_text),
+                       "isolation": report.isolation, "device": _t(report.device),
                        "calibration": _t(report.calibration), "warnings": [_t(w) for w in report.warnings],
                        "grader_run": report.grader_run},
-        "output": "\n".join([f"grader warning: {_t(w)}" for w in report.warnings] +
-                            [f"notebook: {_t(p)}" for p in report.problems] +
-                            [f"not run in grading (costs nothing by itself): {_t(s)}" for s in report.skipped])
-        or "All checks ran.",
+        "output": _t(report.points_text) + ".\n" + (
+            "\n".join([f"grader warning: {_t(w)}" for w in report.warnings] +
+                      [f"notebook: {_t(p)}" for p in report.problems] +
+                      [f"not run in grading (costs nothing by itself): {_t(s)}" for s in report.skipped])
+            or "All checks ran."),
         "tests": [
             {"name": v.check, "score": v.score, "max_score": v.max_score, "status": "passed" if v.passed else "failed",
              "visibility": check.visibility, "output": _t(v.message), "output_format": "text"}
@@ -129,7 +134,7 @@ table { border-collapse: collapse; } td, th { padding: .3rem .8rem; border-botto
 img { max-width: 100%; }
 </style></head><body>
 <h1>Feedback: {{ title }}</h1>
-<p><strong>Score: {{ '%g' % report.score }} / {{ '%g' % report.max_score }}</strong>
+<p><strong>Score: {{ '%g' % report.score }} / {{ '%g' % report.max_score }}</strong> ({{ clean(report.points_text) }})<br>
 (device placement checked on {{ clean(report.device) }}, training on cpu, sandbox: {{ report.isolation }}, {{ '%.1f' % report.seconds }} s)</p>
 {% for warning in report.warnings %}<p class="fail">Grader warning: {{ clean(warning) }}</p>{% endfor %}
 {% for problem in report.problems %}<p class="fail">Notebook: {{ clean(problem) }}</p>{% endfor %}

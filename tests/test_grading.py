@@ -52,7 +52,10 @@ def test_reference_gets_full_marks(reference_cli):
     results = json.loads((out / "results.json").read_text())
     assert code == 0 and results["score"] == TOTAL_POINTS
     assert [t["name"] for t in results["tests"]] == [c.name for c in REGISTRY]
-    assert results["output"] == "All checks ran."  # no notebook problem, nothing skipped
+    assert results["output"].endswith("\nAll checks ran.")  # no notebook problem, nothing skipped
+    assert results["output"].startswith("12 of 12 automatic points; 4 more for the written answers, graded by your "
+                                        "instructor (16 in all)")
+    assert results["extra_data"]["total_points"] == 16
     assert results["extra_data"]["isolation"] == sandbox.best().level
 
 

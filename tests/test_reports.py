@@ -80,3 +80,24 @@ def test_write_all_writes_the_three_reports(tmp_path):
     assert json.loads(paths["results"].read_text())["score"] == 12
     ET.parse(paths["junit"])
     assert "Feedback" in paths["feedback"].read_text()
+
+
+def test_every_report_says_the_whole_total_with_the_instructors_part():
+    """Issue 20: 12 automatic points and 4 for the written answers, which the instructor grades: the table, the
+    results and the page say 16 in all until the answers are graded."""
+    r = report(manual_points=4.0)
+    text = "12 of 12 automatic points; 4 more for the written answers, graded by your instructor (16 in all)"
+    assert text in table(r) and text in feedback_html(r, with_figures=False)
+    data = results_json(r)
+    assert data["output"].startswith(text) and data["extra_data"]["total_points"] == 16 and data["score"] == 12
+
+
+def test_nbgrader_report_never_reads_as_final_before_the_answers_are_graded():
+    from autograder.course import check_cell_id
+    from autograder.nbgrader_report import StudentRow, score_text
+
+    checks = {check_cell_id(c.name): c.points for c in REGISTRY}
+    waiting = StudentRow("ann", "graded", 12, 16, {**checks, "q1-answer": None, "q2-answer": None})
+    assert score_text(waiting) == "12 / 12 automatic, answers not graded yet (4)"
+    done = StudentRow("bo", "graded", 15.5, 16, {**checks, "q1-answer": 2.0, "q2-answer": 1.5})
+    assert score_text(done) == "15.5 / 16 (12 automatic + 3.5 answers)"
