@@ -15,7 +15,7 @@ from autograder.spec import CONFIRMED_BY, HIDDEN, PUBLIC, Check, Figure, ProbeSp
 __all__ = ["CONFIRMED_BY", "HIDDEN", "PUBLIC", "Check", "Figure", "ProbeSpec", "Verdict", "PUBLIC_PROBES",
            "PUBLIC_CHECKS", "HIDDEN_PROBES", "HIDDEN_CHECKS", "HIDDEN_INSTALLED", "REGISTRY", "BY_NAME", "ORDER",
            "PROBES", "WORKER_GROUPS", "FLOORS", "FIGURES", "TOTAL_POINTS", "resolve", "judge_function",
-           "probe_calls", "choose_thresholds", "select", "with_prerequisites"]
+           "probe_calls", "choose_thresholds", "select", "with_prerequisites", "AT_GRADING", "coverage_note"]
 
 # The public checks: what students run (`autograder check`, the release's Check cells), and their probes.
 PUBLIC_PROBES: tuple[ProbeSpec, ...] = (
@@ -33,6 +33,22 @@ PUBLIC_CHECKS: tuple[Check, ...] = (
           "train() sends the model and the data to `device`",
           "train puts the model and the data on the requested device", position=4, after=CONFIRMED_BY),
 )
+
+# What `autograder check` and the public Check cells cannot tell, in words (the student package holds no hidden
+# check): the points decided only when a notebook is graded. tests/test_specs.py keeps the number equal to the hidden
+# checks' points.
+AT_GRADING = (9, "which time step summarize returns, the mean over time, the optimizer protocol (zero_grad, step), "
+                 "whether training lowers the loss, whether the trained embeddings separate, and your model trained "
+                 "end to end")
+
+
+def coverage_note() -> str:
+    """What the public checks leave to grading: '3 of 12 points are checked here; 9 more when ...'."""
+    public = sum(c.points for c in PUBLIC_CHECKS)
+    hidden, what = AT_GRADING
+    return f"{public:g} of {public + hidden:g} points are checked here; {hidden:g} more when your notebook is " \
+           f"graded: {what}."
+
 
 # Part of this very package (not found elsewhere on the path: an editable install's finder resolves submodules to
 # its own tree even for a copy of the package that lacks them).

@@ -46,6 +46,10 @@ def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
             print(f"autograder: could not write the reports in {args.out}: {err}", file=sys.stderr)
             code = 2
     print(table(report))
+    if public_only:
+        from autograder.checks import coverage_note
+
+        print(f"\n{coverage_note()}")
     if written:
         print("wrote " + ", ".join(str(p) for p in written.values()))
     if public_only:  # the student's last look before submitting: the questions too

@@ -165,7 +165,7 @@ def check_cell_source(check) -> str:
     visibility = "public: run this cell to check your work" if check.visibility == PUBLIC else \
         "hidden: it runs when your notebook is graded"
     points = f"{check.points:g} point{'s' if check.points != 1 else ''}"
-    call = f'check("{check.name}")'
+    call = f'check("{check.name}");  # the verdict is printed; the ";" keeps the points from echoing as Out[]'
     lines = [f"# Check `{check.name}` ({points}, {visibility}).", f"# It checks: {check.title}.",
              "from autograder.nbgrader_cells import check", ""]
     if check.visibility == PUBLIC:

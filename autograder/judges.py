@@ -25,7 +25,8 @@ def shapes(v, outcome, ctx: Context) -> None:
             v.fix = "Return one summary vector per headline: a tensor of shape (batch, hidden_dim)."
             return
     v.passed = True
-    v.observed = f"the right shapes for all {len(ctx.plan.cases)} sizes tried"
+    v.observed = f"the right shapes for all {len(ctx.plan.cases)} sizes tried (which time step summarize returns is " \
+                 "checked when your notebook is graded)"
 
 
 # ------------------------------------------------------------------------------------------------------ loop

@@ -66,6 +66,10 @@ def verdict_text(verdict, report) -> str:
              clean_text(verdict.message, 4000)]
     if report.problems:
         lines.append(clean_text("Notebook problems: " + "; ".join(report.problems), 2000))
+    from autograder.checks import PUBLIC, coverage_note
+
+    if BY_NAME[verdict.check].visibility == PUBLIC:
+        lines.append(f"Passing the public checks is not the grade: {coverage_note()}")
     return "\n".join(textwrap.fill(line, WIDTH, subsequent_indent="  ", break_long_words=False,
                                    break_on_hyphens=False) for text in lines for line in text.splitlines())
 

@@ -23,11 +23,13 @@ def test_reference_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     text = "".join(o.get("text", "") for o in outputs)
     assert "400 headlines, 75% real" in text
-    for cell in nb.cells:  # each Check cell ran its check on the kernel's objects; its value is its points
+    for cell in nb.cells:  # each Check cell ran its check on the kernel's objects and printed its verdict, no Out[]
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade_id", "").startswith("check-"):
-            values = [o.data["text/plain"] for o in cell.outputs if o.output_type == "execute_result"]
-            assert values == [f"{float(meta['points'])}"], meta["grade_id"]
+            assert not [o for o in cell.outputs if o.output_type == "execute_result"], meta["grade_id"]
+            printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            points = f"{float(meta['points']):g}"
+            assert f"passed ({points} of {points} points)" in printed, (meta["grade_id"], printed[:300])
     figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert figures == ["mean_embeddings.png", "mean_learning_curve.png", "rnn_embeddings.png", "rnn_learning_curve.png"]
 

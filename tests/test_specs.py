@@ -88,3 +88,11 @@ def test_the_docs_and_the_corpus_know_every_check():
             f"no mutant in tests/submissions.py targets {check.name}"
     drawn = {name for check in checks.REGISTRY for name in check.thresholds}
     assert drawn == {f.name for f in dataclasses.fields(Thresholds)}, "a threshold no check declares"
+
+
+def test_what_students_are_told_grading_adds_is_the_hidden_checks_points():
+    """`autograder check` and the public Check cells say how many points wait for grading (issue 20): that number is
+    the hidden checks' points."""
+    hidden = sum(c.points for c in checks.REGISTRY if c.visibility == HIDDEN)
+    assert checks.AT_GRADING[0] == hidden
+    assert checks.coverage_note().startswith(f"3 of {checks.TOTAL_POINTS:g} points are checked here; {hidden:g} more")
