@@ -30,7 +30,7 @@ STUDENT_MODULES = (
 )
 STUDENT_LESSON_FILES = ("fakenews_lesson.py",)  # beside the notebook in the release too; not the solved notebook
 STUDENT_FIXTURE_FILES = ("FakeNewsNet.csv", "fakenews_tokenizer.model")
-STUDENT_EXCLUDED_REQUIREMENTS = ("nbgrader", "dask")  # grading a course or a class: the grader package's
+STUDENT_EXCLUDED_REQUIREMENTS = ("nbgrader", "dask", "pytest")  # grading a course or a class: the grader package's
 GRADER_SOURCES = ("pyproject.toml", "README.md", "autograder", "reference", "data_fixtures")
 
 
@@ -133,4 +133,8 @@ def build(out: Path) -> dict[str, Path]:
         (student / "pyproject.toml").write_text(student_pyproject(_project()), encoding="utf-8")
         (student / "README.md").write_text(STUDENT_README, encoding="utf-8")
         built["student"] = _wheel(student, out)
+    # The versions the kit is tested with travel with the wheels: `pip install -c constraints.txt WHEEL` needs no
+    # checkout of the kit.
+    built["constraints"] = out / "constraints.txt"
+    shutil.copyfile(resources.CHECKOUT / "requirements" / "constraints.txt", built["constraints"])
     return built

@@ -123,7 +123,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"autograder: {err}", file=sys.stderr)
         return 2
     for kind, path in built.items():
-        print(f"{kind} package: {path}")
+        print(f"{kind}: {path}" if kind == "constraints" else f"{kind} package: {path}")
     return 0
 
 
