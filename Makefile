@@ -9,7 +9,7 @@ demo: $(TOX) sandbox
 	$(TOX) -e demo
 
 # The unit tier, the corpus (in-process) and the sandbox tier's default slice, on both cores (DEVELOPING.md).
-XDIST := -n 2 --dist loadgroup
+XDIST := -n 2 --dist loadgroup --durations=25
 test: $(TOX) sandbox postgres
 	$(TOX) -- $(XDIST) -m "not ci_only"
 

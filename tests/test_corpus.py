@@ -17,7 +17,9 @@ from submissions import MUTANTS, VARIANTS, Submission, build, loop, mean, summar
 
 pytestmark = pytest.mark.slow
 grade = functools.partial(grading.grade, runner=run_in_process, parallel=1)
-SLOW_VARIANTS = {"MinibatchLoop"}  # 500 epochs of minibatches: CI only
+# CI only: 500 epochs of minibatches; and the cells under %%time and %%capture, whose extraction is unit-tested
+# (tests/test_notebook.py) and which the kernel differential runs too.
+SLOW_VARIANTS = {"MinibatchLoop", "TrainCellUnderTime", "ModelCellUnderCapture"}
 
 
 # Mutants graded on every check: one bug costs its own checks and no other (the rest are graded on their targets).
