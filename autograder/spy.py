@@ -209,7 +209,8 @@ class CudaOnCpu(TorchFunctionMode):
             if device is not None and device.type == "cuda":
                 return args[0].to("cpu", dtype=dtype or args[0].dtype, non_blocking=non_blocking, copy=copy,
                                   memory_format=memory_format or torch.preserve_format)
-        elif kwargs.get("device") is not None and torch.device(kwargs["device"]).type == "cuda":
+        elif func is not torch._C._nn._parse_to and kwargs.get("device") is not None and \
+                torch.device(kwargs["device"]).type == "cuda":  # a factory (the parser of .to's arguments moves nothing)
             kwargs["device"] = "cpu"
         return func(*args, **kwargs)
 
@@ -286,8 +287,10 @@ class PretendAccelerator(TorchFunctionMode):
                             "to host memory first.")
         if func in (torch.Tensor.cuda, torch.Tensor.cpu, torch.Tensor.to) and args:
             return self._move(func, args, kwargs)
+        if func is torch._C._nn._parse_to:  # the parser of .to's arguments reaches modes too: it moves nothing
+            return func(*args, **kwargs)
         if kwargs.get("device") is not None and torch.device(kwargs["device"]).type == "cuda":
-            kwargs["device"] = "cpu"
+            kwargs["device"] = "cpu"  # a factory: made on the CPU, on the pretend device
             return _tag(func(*args, **kwargs))
         inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
         there = [t for t in inputs if on_accelerator(t)]

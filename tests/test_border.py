@@ -134,7 +134,8 @@ def test_the_weak_level_is_never_chosen_silently(monkeypatch):
     names the level gets it."""
     monkeypatch.setattr(sandbox, "_works", lambda level: level == "rlimits")
     monkeypatch.delenv("AUTOGRADER_SANDBOX", raising=False)
+    choose = sandbox.best.__wrapped__  # best() is cached per process: ask afresh
     with pytest.raises(RuntimeError, match="grading refused.*read the grading key.*apt-get install bubblewrap"):
-        sandbox.best()
+        choose()
     monkeypatch.setenv("AUTOGRADER_SANDBOX", "rlimits")
-    assert sandbox.best().level == "rlimits"
+    assert choose().level == "rlimits"
