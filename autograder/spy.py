@@ -17,6 +17,17 @@ _MOVES = {torch.Tensor.to: "to", torch.Tensor.cuda: "cuda", torch.Tensor.cpu: "c
 _FACTORIES = {torch.tensor, torch.as_tensor, torch.zeros, torch.ones, torch.empty, torch.full, torch.arange}
 
 
+def _flag(result, name: str, value: bool):
+    """Sets attribute `name` on every tensor in `result` (nested in tuples, lists, dicts); returns `result`."""
+    for t in tree_flatten(result)[0]:
+        if isinstance(t, torch.Tensor):
+            try:
+                setattr(t, name, value)
+            except (AttributeError, RuntimeError):  # some tensor kinds take no attributes
+                pass
+    return result
+
+
 def _same(a: torch.device, b: torch.device) -> bool:
     return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
@@ -95,12 +106,7 @@ class TrainingSpy(TorchFunctionMode):
 
     @staticmethod
     def _mark(result) -> None:
-        for t in tree_flatten(result)[0]:
-            if isinstance(t, torch.Tensor):
-                try:
-                    setattr(t, _PLACED, True)
-                except (AttributeError, RuntimeError):  # some tensor kinds take no attributes
-                    pass
+        _flag(result, _PLACED, True)
 
     # --- modules, forward calls, gradients, steps
     def _module_move(self, original, name):
@@ -240,13 +246,8 @@ def on_accelerator(tensor) -> bool:
 
 
 def _tag(result, value: bool = True):
-    for t in tree_flatten(result)[0]:
-        if isinstance(t, torch.Tensor):
-            try:
-                setattr(t, _ON_ACCELERATOR, value)
-            except (AttributeError, RuntimeError):  # some tensor kinds take no attributes
-                pass
-    return result
+    """`result` (its tensors) on the pretend accelerator, or off it."""
+    return _flag(result, _ON_ACCELERATOR, value)
 
 
 class PretendAccelerator(TorchFunctionMode):
