@@ -28,6 +28,7 @@ TIERS = {
 SHARED_FIXTURES = ("test_nbgrader_course", "test_batch", "test_install", "test_grading")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks to group the tests
 def pytest_collection_modifyitems(config, items):
     tier_of = {module: tier for tier, modules in TIERS.items() for module in modules}
     for item in items:
@@ -36,6 +37,16 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(getattr(pytest.mark, tier_of[module]))
         if module in SHARED_FIXTURES:
             item.add_marker(pytest.mark.xdist_group(module))
+
+
+def pytest_runtest_setup(item):
+    """Under `--dist loadgroup`, xdist suffixes each grouped test's id with its group. When it does not (pytest 9.2
+    with xdist 3.8: the id is no longer the attribute xdist sets), every shared fixture is silently made on both
+    workers, minutes of CI each: the grouped tests fail and say why."""
+    if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group") \
+            and "@" not in item.nodeid:
+        pytest.fail("--dist loadgroup did not group this test with its module's: this pytest and pytest-xdist do not "
+                    "work together; install the versions in requirements/constraints.txt", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
