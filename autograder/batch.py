@@ -132,7 +132,8 @@ def discover(submissions: Path, assignment: str = ASSIGNMENT) -> dict[str, Path 
     return dict(sorted(found.items()))
 
 
-def grade_task(student: str, name: str, notebook: bytes, data: dict | None, timeout: float | None = None) -> dict:
+def grade_task(student: str, name: str, notebook: bytes, data: dict | None, timeout: float | None = None,
+               policy: str = "fix") -> dict:
     """Runs on a Dask worker: grades one notebook; returns its row and its reports as plain data. The grading may
     take `timeout` seconds, or, by default, what its measured pace allows (limits.grading_limit)."""
     import concurrent.futures
@@ -180,7 +181,7 @@ def grade_task(student: str, name: str, notebook: bytes, data: dict | None, time
         if report.internal_error:
             row.status = STATUS_ERROR
             row.reason = "grader error on " + ", ".join(v.check for v in report.verdicts if v.internal_error)
-        paths = write_all(report, Path(tmp) / "out")
+        paths = write_all(report, Path(tmp) / "out", policy)
         files = {p.name: p.read_bytes() for p in paths.values()}
     return {"row": asdict(row), "files": files}
 
@@ -247,8 +248,10 @@ class Output:
 
 def run_batch(submissions: Path, out: Path, *, workers: int | None = None, scheduler: str | None = None,
               regrade: bool = False, data=None, timeout: float | None = None, progress: bool = True,
-              assignment: str = ASSIGNMENT) -> dict[str, Row]:
-    """Grades every submission not graded yet; returns every student's row (grades.csv holds the same)."""
+              assignment: str = ASSIGNMENT, policy: str = "fix") -> dict[str, Row]:
+    """Grades every submission not graded yet; returns every student's row (grades.csv holds the same). Each
+    student's reports say of the hidden checks what the feedback `policy` lets them (autograder.disclosure);
+    instructor.txt beside them is complete."""
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
@@ -294,7 +297,7 @@ def run_batch(submissions: Path, out: Path, *, workers: int | None = None, sched
     try:
         futures = {}
         for student, notebook, sha, content in todo:
-            future = client.submit(grade_task, student, notebook.name, content, data_json, timeout,
+            future = client.submit(grade_task, student, notebook.name, content, data_json, timeout, policy,
                                    key=f"grade-{student}-{sha[:12]}", pure=False, retries=0)
             futures[future] = (student, sha)
         bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress)

@@ -1,6 +1,7 @@
 """The kit's command line.
 
     autograder grade NOTEBOOK [--data PATH] [--out DIR]   every check; writes results.json, junit.xml, feedback.html
+                          [--hidden-feedback POLICY]      (the students' reports) and instructor.txt (complete)
     autograder check NOTEBOOK                             the public checks only (fast, for students); also fails
                                                           while a question is unanswered
     autograder release                                    regenerate assignment/ from reference/ with nbgrader
@@ -28,7 +29,10 @@ def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
     from autograder.grade import grade
     from autograder.recipe import Recipe, default_data_paths
 
+    from autograder.disclosure import choose
+
     try:
+        policy = choose(getattr(args, "hidden_feedback", None))
         data = default_data_paths(args.data, args.tokenizer)
         report = grade(args.notebook, public_only=public_only, names=args.only, data=data,
                        recipe=Recipe(seed=args.seed), device=args.device)
@@ -41,11 +45,13 @@ def _cmd_grade(args: argparse.Namespace, public_only: bool) -> int:
     written = None
     if args.out:  # the reports first: whatever the terminal does with the table, they are on disk
         try:
-            written = write_all(report, Path(args.out))
+            written = write_all(report, Path(args.out), policy)
         except OSError as err:
             print(f"autograder: could not write the reports in {args.out}: {err}", file=sys.stderr)
             code = 2
-    print(table(report))
+    from autograder.disclosure import for_students
+
+    print(table(for_students(report, policy)))  # the terminal may be a student's (a Classroom run's log)
     if public_only:
         from autograder.checks import coverage_note
 
@@ -96,10 +102,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from autograder import batch
     from autograder.recipe import default_data_paths
 
+    from autograder.disclosure import choose
+
     try:
+        policy = choose(args.hidden_feedback)
         data = default_data_paths(args.data, args.tokenizer) if (args.data or args.tokenizer) else None
         rows = batch.run_batch(Path(args.submissions), Path(args.out), workers=args.workers,
-                               scheduler=args.scheduler, regrade=args.regrade, data=data, timeout=args.timeout)
+                               scheduler=args.scheduler, regrade=args.regrade, data=data, timeout=args.timeout,
+                               policy=policy)
     except (ValueError, OSError) as err:
         print(f"autograder: {err}", file=sys.stderr)
         return 2
@@ -134,6 +144,15 @@ def _student_grade(args: argparse.Namespace) -> int:
     return 2
 
 
+def _policy_option(cmd: argparse.ArgumentParser) -> None:
+    from autograder.disclosure import DEFAULT, ENV, POLICIES
+
+    cmd.add_argument("--hidden-feedback", choices=list(POLICIES), metavar="POLICY",
+                     help="what the students' reports say of a hidden check: " +
+                          "; ".join(f"{key}: {text}" for key, text in POLICIES.items()) +
+                          f" (default: ${ENV}, else {DEFAULT}); instructor.txt is always complete")
+
+
 def main(argv: list[str] | None = None) -> int:
     from autograder.checks import HIDDEN_INSTALLED
 
@@ -163,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--only", nargs="+", metavar="CHECK", help="run only these checks")
         cmd.add_argument("--seed", type=int, default=0, help="the grader's seed (same seed, same score)")
         cmd.add_argument("--device", help="device to grade on (default: cuda if present, else cpu)")
+        if name == "grade":
+            _policy_option(cmd)
         cmd.set_defaults(func=lambda a, public=(name == "check"): _cmd_grade(a, public))
     release = sub.add_parser("release", help="regenerate the student release (assignment/) from reference/")
     release.add_argument("--out", default=str(course.ASSIGNMENT_DIR))
@@ -183,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("--course-id", default=course.COURSE_ID)
     many.add_argument("--data", help="the grading data (default: the fixture); must exist on the workers")
     many.add_argument("--tokenizer")
+    _policy_option(many)
     many.set_defaults(func=_cmd_batch)
     report = sub.add_parser("nbgrader-report", help="after nbgrader autograde: graded, error or missing, per student")
     report.add_argument("course", help="the nbgrader course folder")

@@ -93,6 +93,10 @@ c.Autograde.sanitize_preprocessors = [
 # Feedback shows each check's verdict (the test cell prints it) but not the hidden tests' source, nor a traceback
 # quoting it.
 c.GenerateFeedback.preprocessors = [GetGrades, FeedbackWithoutHiddenTests, CSSHTMLHeaderPreprocessor]
+# What the feedback says of a hidden check (docs/instructors.md, "Feedback policy"): "verdict" (passed or not),
+# "observed" (what was expected and what was observed) or "fix" (also what to change). Feedback goes out after the
+# deadline here, so the default is the whole message. The autograded notebooks (formgrader) are always complete.
+c.FeedbackWithoutHiddenTests.hidden_feedback = "fix"
 
 # The SQLite gradebook waits up to 60 s for a lock held by another nbgrader process (formgrader, a second
 # autograde) instead of failing with "database is locked". For PostgreSQL, put its URL here.

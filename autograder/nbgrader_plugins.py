@@ -86,6 +86,7 @@ class EngineScores(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         from autograder.checks import BY_NAME
+        from autograder.disclosure import POLICIES, for_students
         from autograder.grade import grade
         from autograder.nbgrader_cells import verdict_text
         from autograder.recipe import default_data_paths
@@ -103,6 +104,9 @@ class EngineScores(NbGraderPreprocessor):
             nbformat.write(source, path)
             report = grade(path, data=data)
         by_name = {v.check: v for v in report.verdicts}
+        # What each feedback policy lets a student read: kept beside the score, for FeedbackWithoutHiddenTests.
+        # The autograded notebook (formgrader's view, the instructor's) keeps the complete text.
+        told = {policy: {v.check: v for v in for_students(report, policy).verdicts} for policy in POLICIES}
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
             if cell.cell_type != "code" or not is_grade(cell) or not grade_id.startswith("check-"):
@@ -115,7 +119,9 @@ class EngineScores(NbGraderPreprocessor):
             if verdict.internal_error:
                 cell.outputs.append(new_output("error", ename="GraderError", evalue=verdict.observed, traceback=[]))
             else:
+                texts = {policy: verdict_text(told[policy][verdict.check], report) + "\n" for policy in POLICIES}
                 cell.outputs.append(new_output("execute_result", data={"text/plain": f"{verdict.score:g}"},
+                                               metadata={FEEDBACK_KEY: texts},
                                                execution_count=cell.get("execution_count")))
         self.log.info("engine scores for %s: %g / %g (sandbox: %s)", name, report.score, report.max_score,
                       report.isolation)
@@ -153,16 +159,40 @@ class OverwriteCellsKnowingHiddenTests(OverwriteCells):
         super().report_change(name, attr, old, new)
 
 
+FEEDBACK_KEY = "autograder_feedback"  # an execute_result's metadata: the verdict's text under each feedback policy
+
+
 class FeedbackWithoutHiddenTests(ClearHiddenTests):
+    """The feedback students get: hidden tests' source and tracebacks taken out, and each verdict as the course's
+    feedback policy tells it (c.FeedbackWithoutHiddenTests.hidden_feedback, else $AUTOGRADER_HIDDEN_FEEDBACK, else
+    autograder.disclosure.DEFAULT). The autograded notebook the instructor sees keeps the complete text."""
+
+    hidden_feedback = Unicode("", help="what the feedback says of a hidden check: verdict, observed or fix "
+                                       "(autograder.disclosure)").tag(config=True)
+
     # nbconvert's HTML exporter configures NbConvertBase.display_data_priority, which nbgrader's preprocessors
     # redeclare without config=True: traitlets then warns "Config option `display_data_priority` not recognized". As
     # nbgrader's GetGrades does, accept it (this preprocessor does not use it).
     display_data_priority = List(["text/html", "application/pdf", "text/latex", "image/svg+xml", "image/png",
                                   "image/jpeg", "text/plain"]).tag(config=True)
 
+    def preprocess(self, nb, resources):
+        from autograder.disclosure import choose
+
+        self._policy = choose(self.hidden_feedback or None)  # a wrong setting stops generate_feedback at once
+        return super().preprocess(nb, resources)
+
     def preprocess_cell(self, cell, resources, cell_index):
         had_hidden = cell.cell_type == "code" and self.begin_test_delimeter in cell.source
         cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        outputs = cell.get("outputs", [])
+        texts = next((o.get("metadata", {}).pop(FEEDBACK_KEY) for o in outputs
+                      if FEEDBACK_KEY in o.get("metadata", {})), None)
+        if texts is not None:  # the engine's verdict: the student reads the policy's text, never the others
+            for output in outputs:
+                if output.get("output_type") == "stream":
+                    output["text"] = texts.get(self._policy, "")
+                    break
         if had_hidden:
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":

@@ -51,7 +51,8 @@ def table(report: GradeReport) -> str:
 
 
 def results_json(report: GradeReport) -> dict:
-    """Gradescope's autograder results schema."""
+    """Gradescope's autograder results schema. Every test is "visible": what a hidden check's output says is
+    already what the course's feedback policy lets students read (write_all applies it; autograder.disclosure)."""
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 2),
@@ -67,7 +68,7 @@ def results_json(report: GradeReport) -> dict:
             or "All checks ran."),
         "tests": [
             {"name": v.check, "score": v.score, "max_score": v.max_score, "status": "passed" if v.passed else "failed",
-             "visibility": check.visibility, "output": _t(v.message), "output_format": "text"}
+             "visibility": "visible", "output": _t(v.message), "output_format": "text"}
             for check, v in zip(report.checks, report.verdicts)
         ],
     }
@@ -162,11 +163,23 @@ def feedback_html(report: GradeReport, with_figures: bool = True) -> str:
                            figures=figures(report) if with_figures else [])
 
 
-def write_all(report: GradeReport, out: Path) -> dict[str, Path]:
-    """results.json, junit.xml and feedback.html in `out`, each written atomically. Each is written even when
-    another fails (a figure that cannot be drawn leaves a page without it); the first failure is raised after."""
+def instructor_text(report: GradeReport) -> str:
+    """The instructor's report: the whole table and every message, whatever the course shows its students."""
+    return (f"{_t(Path(report.notebook).name)}: the instructor's report (every message in full)\n\n"
+            f"{table(report)}\n")
+
+
+def write_all(report: GradeReport, out: Path, policy: str = "fix") -> dict[str, Path]:
+    """results.json, junit.xml and feedback.html in `out`, the students' reports: hidden checks say what the
+    course's feedback `policy` lets them say (autograder.disclosure); instructor.txt beside them, complete. Each is
+    written atomically, and even when another fails (a figure that cannot be drawn leaves a page without it); the
+    first failure is raised after."""
+    from autograder.disclosure import for_students
+
+    complete, report = report, for_students(report, policy)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"results": out / "results.json", "junit": out / "junit.xml", "feedback": out / "feedback.html"}
+    paths = {"results": out / "results.json", "junit": out / "junit.xml", "feedback": out / "feedback.html",
+             "instructor": out / "instructor.txt"}
 
     def feedback() -> bytes:
         try:
@@ -180,7 +193,7 @@ def write_all(report: GradeReport, out: Path) -> dict[str, Path]:
         return buffer.getvalue()
 
     writers = {"results": lambda: json.dumps(results_json(report), indent=2).encode(), "junit": junit,
-               "feedback": feedback}
+               "feedback": feedback, "instructor": lambda: instructor_text(complete).encode("utf-8")}
     failure = None
     for key, make in writers.items():
         try:

@@ -154,7 +154,8 @@ def test_batch_grades_a_mixed_folder(uninterrupted):
         folder = out / "students" / student
         assert (folder / "row.json").is_file()
         if row.status == "graded":
-            assert {p.name for p in folder.iterdir()} == {"row.json", "results.json", "feedback.html", "junit.xml"}
+            assert {p.name for p in folder.iterdir()} == {"row.json", "results.json", "feedback.html", "junit.xml",
+                                                          "instructor.txt"}
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ points, the course configuration, the two preprocessors, the report of a run, th
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import shutil
 import subprocess
@@ -229,3 +231,33 @@ def test_student_repository_workflow_grades_and_keeps_the_artifacts(tmp_path, no
         assert (repo / path).is_file(), path
     assert "total" in summary.read_text()
     assert steps["install"]["run"].count("pip install") == 2 and "torch==2.13.0" in steps["install"]["run"]
+
+
+def test_feedback_tells_hidden_verdicts_as_the_course_policy_says_and_formgrader_keeps_them_whole(monkeypatch):
+    """EngineScores writes the complete verdict (the autograded notebook is the instructor's) with each policy's
+    text beside the score; the feedback students get holds the policy's text and nothing of the others."""
+    import nbformat
+
+    from autograder import grade as grade_module
+    from autograder.checks import Verdict
+    from autograder.nbgrader_plugins import EngineScores, FeedbackWithoutHiddenTests
+
+    def fake_grade(path, **kwargs):
+        verdicts = [Verdict(c.name, c.points, passed=c.name not in ("optimizer_protocol", "shapes"),
+                            expected="e", observed="o", fix=f"the fix for {c.name}") for c in REGISTRY]
+        return grade_module.GradeReport(str(path), verdicts, list(REGISTRY))
+
+    monkeypatch.setattr(grade_module, "grade", fake_grade)
+    nb, _ = EngineScores().preprocess(nbformat.read(REFERENCE_NOTEBOOK, as_version=4), {"metadata": {"name": "nb"}})
+    assert "the fix for optimizer_protocol" in _texts(nb)  # formgrader's view: complete
+    for policy, shown in (("verdict", False), ("observed", False), ("fix", True)):
+        feedback, _ = FeedbackWithoutHiddenTests(hidden_feedback=policy).preprocess(copy.deepcopy(nb), {})
+        text = _texts(feedback)
+        assert ("the fix for optimizer_protocol" in text) == shown, policy
+        assert "the fix for shapes" in text  # a public check tells its fix under every policy
+        assert "autograder_feedback" not in json.dumps(feedback)
+
+
+def _texts(nb) -> str:
+    return " ".join(" ".join(o.get("text", "").split()) for c in nb.cells if c.cell_type == "code"
+                    for o in c.get("outputs", []))

@@ -39,7 +39,7 @@ def test_the_table_lists_every_check_and_the_message_of_each_failure():
 def test_results_json_is_gradescopes_schema_with_visibility_per_check():
     data = results_json(report({"shapes": "wrong shape"}))
     assert data["score"] == 11 and [t["name"] for t in data["tests"]] == [c.name for c in REGISTRY]
-    assert {t["visibility"] for t in data["tests"]} == {"visible", "hidden"}
+    assert {t["visibility"] for t in data["tests"]} == {"visible"}  # the feedback policy says what they show
     assert data["tests"][0]["status"] == "failed" and "Observed: wrong shape" in data["tests"][0]["output"]
     json.dumps(data)
 
@@ -101,3 +101,69 @@ def test_nbgrader_report_never_reads_as_final_before_the_answers_are_graded():
     assert score_text(waiting) == "12 / 12 automatic, answers not graded yet (4)"
     done = StudentRow("bo", "graded", 15.5, 16, {**checks, "q1-answer": 2.0, "q2-answer": 1.5})
     assert score_text(done) == "15.5 / 16 (12 automatic + 3.5 answers)"
+
+
+# ------------------------------------------------------------------------------------ the feedback policy
+
+def _hidden_failing() -> dict[str, str]:
+    hidden = next(c.name for c in REGISTRY if c.visibility == "hidden")
+    public = next(c.name for c in REGISTRY if c.visibility == "visible")
+    return {hidden: "it equals the first step", public: "wrong shape"}
+
+
+def test_each_policy_tells_a_hidden_check_what_it_allows_and_public_checks_everything():
+    from autograder.disclosure import POLICIES, for_students
+
+    complete = report(_hidden_failing())
+    hidden, public = _hidden_failing()
+    for policy in POLICIES:
+        told = {v.check: v for v in for_students(complete, policy).verdicts}
+        assert told[public].message == next(v for v in complete.verdicts if v.check == public).message
+        assert [v.score for v in for_students(complete, policy).verdicts] == [v.score for v in complete.verdicts]
+        message = told[hidden].message
+        assert ("To fix: Change this." in message) == (policy == "fix"), (policy, message)
+        assert ("it equals the first step" in message) == (policy != "verdict"), (policy, message)
+        assert "not passed" in message or policy != "verdict"
+    assert complete.verdicts == report(_hidden_failing()).verdicts  # the instructor's report is untouched
+
+
+def test_every_students_report_follows_the_policy_and_instructor_txt_is_complete(tmp_path):
+    paths = write_all(report(_hidden_failing()), tmp_path, "observed")
+    for kind in ("results", "junit", "feedback"):
+        students = paths[kind].read_text()
+        assert students.count("Change this.") == 1, kind  # the public check's fix only
+        assert "wrong shape" in students and "it equals the first step" in students, kind
+    instructor = paths["instructor"].read_text()
+    assert instructor.count("To fix: Change this.") == 2 and "it equals the first step" in instructor
+
+
+def test_the_policy_comes_from_the_option_then_the_environment_and_a_wrong_name_says_the_choices(monkeypatch):
+    import pytest
+
+    from autograder.disclosure import DEFAULT, ENV, choose
+
+    monkeypatch.delenv(ENV, raising=False)
+    assert choose() == DEFAULT and choose("verdict") == "verdict"
+    monkeypatch.setenv(ENV, "observed")
+    assert choose() == "observed" and choose("fix") == "fix"
+    monkeypatch.setenv(ENV, "everything")
+    with pytest.raises(ValueError, match="verdict.*observed.*fix"):
+        choose()
+
+
+def test_a_grader_error_is_told_in_full_under_every_policy():
+    from autograder.disclosure import for_students
+
+    hidden = next(c.name for c in REGISTRY if c.visibility == "hidden")
+    complete = report({hidden: "the grader failed (KeyError)"})
+    told = {v.check: v for v in for_students(complete, "verdict").verdicts}
+    assert "the grader failed (KeyError)" in told[hidden].message
+
+
+def test_a_wrong_policy_stops_grade_before_grading_with_the_choices(monkeypatch, capsys):
+    from autograder import cli
+    from autograder.disclosure import ENV
+
+    monkeypatch.setenv(ENV, "everything")
+    assert cli.main(["grade", "missing.ipynb"]) == 2
+    assert "not a feedback policy; choose one of: verdict" in capsys.readouterr().err
