@@ -147,8 +147,9 @@ def _full_size(folder: Path, rows: int) -> DataPaths:
 @pytest.mark.slow
 @pytest.mark.ci_only
 def test_calibrate_then_grade_on_a_full_size_dataset(tmp_path, capsys):
-    """23,000 generated headlines: `calibrate --data` stores thresholds under the data's fingerprint; `grade --data`
-    then uses them: the reference gets full marks, a mutant fails the check it targets."""
+    """23,000 generated headlines: `calibrate --data` stores thresholds under the data's fingerprint, the mutant's
+    statistic below the line and the reference's above; `grade --data` then uses them (its report says so): the
+    reference gets full marks. (The mutant's own grading at the same seed is the calibration's run of it.)"""
     data = _full_size(tmp_path / "full", 23000)
     code = cli.main(["calibrate", "--data", data.csv, "--seeds", "1", "--jobs", "2",
                      "--only", "reference", "ShuffledLabels", "--out", str(tmp_path / "calibration")])
@@ -165,10 +166,3 @@ def test_calibrate_then_grade_on_a_full_size_dataset(tmp_path, capsys):
     assert results["extra_data"]["calibration"].startswith("calibrated on " + data.csv)
     assert results["extra_data"]["warnings"] == []
 
-    import submissions
-
-    from autograder.grade import grade
-
-    mutant = next(s for s in submissions.MUTANTS if s.name == "ShuffledLabels")
-    report = grade(submissions.build(mutant, tmp_path), names=["separability"], data=data)
-    assert not report.verdicts[0].passed and report.calibration.startswith("calibrated")

@@ -4,15 +4,15 @@ temporary course on the fixture, with six students:
     reference       the solved notebook                      full automatic points
     release         the untouched student release            0 automatic points
     first-step      mutant SummarizeReturnsFirstStep         partial points, the CLI's verdicts check by check
-    stderr-writer   correct; tqdm to stderr, a warning,      full automatic points
-                    a print to sys.stderr and os.write(2)
     kernel-dies     train() calls os._exit(1) (as an           the same points as `autograder batch`, the cell
                     out-of-memory kill would end it)         named where the kernel died
     mallory         stubs; at top level rebinds `check` to    0 automatic points (issue 10: scores come from
                     return 99, points AUTOGRADER_NOTEBOOK at   the engine, and the kernel is sandboxed)
                     the source, rewrites every classmate's
                     notebook it can find
-    zoe             the reference, graded after mallory       full automatic points, her file unchanged
+    zoe             correct, graded after mallory; writes     full automatic points, her file unchanged
+                    to stderr: tqdm, a warning, a print to
+                    sys.stderr and os.write(2)
 """
 
 from __future__ import annotations
@@ -81,9 +81,8 @@ def graded_course(tmp_path_factory):
     by_name = {m.name: m for m in corpus.MUTANTS}
     students = {"reference": REFERENCE_NOTEBOOK,
                 "release": course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb",
-                "stderr-writer": corpus.build(STDERR_WRITER, built),
                 "kernel-dies": corpus.build(KERNEL_DIES, built),
-                "mallory": _mallory(root, built), "zoe": REFERENCE_NOTEBOOK}
+                "mallory": _mallory(root, built), "zoe": corpus.build(STDERR_WRITER, built)}
     students |= {student: corpus.build(by_name[mutant], built) for student, mutant in MUTANTS.items()}
     for student, notebook in students.items():
         _submit(root, student, notebook)
@@ -110,7 +109,7 @@ def _points(root) -> dict[str, dict[str, float | None]]:
 
 
 @pytest.mark.slow
-@pytest.mark.ci_only  # real nbgrader over a course of 14 students: about 4 min
+@pytest.mark.ci_only  # real nbgrader over a course of 6 students: about 3 min
 def test_autograde_scores_reference_full_and_release_zero(graded_course):
     root, runs, _ = graded_course
     points = _points(root)
@@ -150,9 +149,9 @@ def test_the_log_holds_nothing_to_ignore(graded_course):
 @pytest.mark.ci_only
 def test_stderr_does_not_cost_points(graded_course):
     root, _, _ = graded_course
-    points = _points(root)["stderr-writer"]
+    points = _points(root)["zoe"]
     assert sum(points[course.check_cell_id(c.name)] for c in REGISTRY) == AUTO_POINTS
-    nb = nbformat.read(root / "autograded" / "stderr-writer" / course.ASSIGNMENT / "rnn_embeddings.ipynb", 4)
+    nb = nbformat.read(root / "autograded" / "zoe" / course.ASSIGNMENT / "rnn_embeddings.ipynb", 4)
     experiment = next(c for c in nb.cells if c.metadata["nbgrader"].get("grade_id") == "exp1")
     assert any(o.get("name") == "stderr" for o in experiment.outputs)  # it did write to stderr
 
@@ -188,8 +187,8 @@ def test_feedback_shows_verdicts_without_hidden_tests(graded_course):
     root, runs, _ = graded_course
     assert runs["generate_feedback"].returncode == 0, runs["generate_feedback"].stderr
     pages = sorted((root / "feedback").glob(f"*/{course.ASSIGNMENT}/rnn_embeddings.html"))
-    assert {p.parent.parent.name for p in pages} == {"reference", "release", "stderr-writer", "kernel-dies",
-                                                     "mallory", "zoe", *MUTANTS}
+    assert {p.parent.parent.name for p in pages} == {"reference", "release", "kernel-dies", "mallory", "zoe",
+                                                     *MUTANTS}
     hidden_calls = [f'check(&quot;{c.name}&quot;)' for c in REGISTRY if c.visibility == "hidden"]
     for page in pages:
         text = page.read_text()
