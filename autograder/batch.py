@@ -246,13 +246,26 @@ class Output:
         return path
 
 
+def local_cluster(workers: int):
+    """The batch's own Dask cluster on this machine: TLS with a certificate made for this run (distributed's
+    Security.temporary(), held in this process's memory and handed to its workers), required of every peer. Its
+    tasks run as the instructor, outside any sandbox: student code on the same machine (a grading sandbox, an
+    nbgrader kernel) that finds the scheduler's port cannot submit one without the certificate."""
+    from dask.distributed import LocalCluster
+    from distributed.security import Security
+
+    security = Security.temporary()
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        silence_logs=logging.ERROR, protocol="tls://", security=security)
+
+
 def run_batch(submissions: Path, out: Path, *, workers: int | None = None, scheduler: str | None = None,
               regrade: bool = False, data=None, timeout: float | None = None, progress: bool = True,
               assignment: str = ASSIGNMENT, policy: str = "fix") -> dict[str, Row]:
     """Grades every submission not graded yet; returns every student's row (grades.csv holds the same). Each
     student's reports say of the hidden checks what the feedback `policy` lets them (autograder.disclosure);
     instructor.txt beside them is complete."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
     from tqdm import tqdm
 
     found = discover(submissions, assignment)
@@ -289,10 +302,8 @@ def run_batch(submissions: Path, out: Path, *, workers: int | None = None, sched
     if scheduler:
         client = Client(scheduler)
     else:
-        workers = workers or max(1, os.cpu_count() or 1)
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
-        client = Client(cluster)
+        cluster = local_cluster(workers or max(1, os.cpu_count() or 1))
+        client = Client(cluster, security=cluster.security)
     data_json = vars(data) if data is not None else None
     try:
         futures = {}

@@ -30,7 +30,7 @@ STUDENT_MODULES = (
 )
 STUDENT_LESSON_FILES = ("fakenews_lesson.py",)  # beside the notebook in the release too; not the solved notebook
 STUDENT_FIXTURE_FILES = ("FakeNewsNet.csv", "fakenews_tokenizer.model")
-STUDENT_EXCLUDED_REQUIREMENTS = ("nbgrader", "dask", "pytest")  # grading a course or a class: the grader package's
+STUDENT_EXCLUDED_REQUIREMENTS = ("nbgrader", "dask", "pytest", "cryptography")  # grading a course or a class: the grader package's
 GRADER_SOURCES = ("pyproject.toml", "README.md", "autograder", "reference", "data_fixtures")
 
 

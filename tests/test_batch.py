@@ -306,3 +306,26 @@ def test_two_names_that_make_one_id_are_both_kept(tmp_path, caplog):
     assert {found[k].name for k in carols} == {"carol smith.ipynb", "carol_smith.ipynb"}
     assert "map to the student id 'carol_smith'" in caplog.text
     assert batch.discover(flat) == found  # the same ids every time: a restart finds its own folders
+
+
+def test_the_local_cluster_admits_only_peers_with_its_runs_certificate():
+    """Issue 19, neighbours: the batch's tasks run as the instructor, outside any sandbox. Code on the same machine
+    that finds the scheduler's port (a student's, in a grading sandbox or an nbgrader kernel) cannot connect: not in
+    plain TCP, not in TLS without a certificate, not with a certificate of its own making."""
+    import operator
+
+    from dask.distributed import Client
+    from distributed.security import Security
+
+    cluster = batch.local_cluster(1)
+    try:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://")
+        with Client(cluster, security=cluster.security) as ours:
+            assert ours.submit(operator.add, 1, 2).result() == 3
+        for target, security in ((address, None), (address.replace("tls://", "tcp://"), None),
+                                 (address, Security.temporary())):
+            with pytest.raises(Exception):  # noqa: B017 - which one depends on the layer that refuses
+                Client(target, security=security, timeout=5).close()
+    finally:
+        cluster.close()
