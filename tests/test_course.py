@@ -221,9 +221,13 @@ def test_student_repository_workflow_grades_and_keeps_the_artifacts(tmp_path, no
     shutil.copy(notebook, repo / "rnn_embeddings.ipynb")
     summary = tmp_path / "summary.md"
     env = dict(os.environ, GITHUB_STEP_SUMMARY=str(summary))
+    env.pop("AUTOGRADER_KEY", None)
     env["PATH"] = str(Path(os.sys.executable).parent) + os.pathsep + env["PATH"]
-    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", steps["grade"]["run"]], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=600)
+    run = ["bash", "-e", "-o", "pipefail", "-c", steps["grade"]["run"]]
+    done = subprocess.run(run, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2 and "::error::Set the organization's Actions secret AUTOGRADER_KEY" in done.stdout
+    env["AUTOGRADER_KEY"] = "the course's key"
+    done = subprocess.run(run, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == status, done.stdout + done.stderr
     kept = steps["Keep results.json and the feedback page"]
     assert kept["if"] == "always()"
@@ -231,6 +235,17 @@ def test_student_repository_workflow_grades_and_keeps_the_artifacts(tmp_path, no
         assert (repo / path).is_file(), path
     assert "total" in summary.read_text()
     assert steps["install"]["run"].count("pip install") == 2 and "torch==2.13.0" in steps["install"]["run"]
+    assert 'pip install -c "$CONSTRAINTS" "$KIT"' in steps["install"]["run"]
+    assert "bubblewrap" in steps["sandbox"]["run"] and "apparmor_restrict_unprivileged_userns=0" in steps["sandbox"]["run"]
+
+
+def test_the_workflows_install_step_names_each_missing_variable(tmp_path):
+    """A missing organization variable is an error that names it, before anything is installed."""
+    steps = _workflow_steps()
+    for env, missing in (({}, "RNN_EMBEDDINGS_KIT"), ({"KIT": "kit.whl"}, "RNN_EMBEDDINGS_CONSTRAINTS")):
+        done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", steps["install"]["run"]], cwd=tmp_path,
+                              env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and f"Actions variable {missing} " in done.stdout, done.stdout + done.stderr
 
 
 def test_feedback_tells_hidden_verdicts_as_the_course_policy_says_and_formgrader_keeps_them_whole(monkeypatch):
