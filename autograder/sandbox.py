@@ -10,10 +10,17 @@ on this machine. Every grading records the level it ran at (GradeReport.isolatio
               unmount what hides the grader), and prlimit sets the resource limits.
     uid       no bubblewrap, but root: a separate unprivileged uid (setpriv), leased so that no two workers share
               one, no network (unshare --net), the resource limits. Files readable by every user stay readable.
+    container root without namespaces (a Docker container's defaults, as on Gradescope: CAP_SETUID, no
+              CAP_SYS_ADMIN, so neither bubblewrap nor unshare runs): the uid level without its own network. The
+              code still runs as a uid of its own with no capabilities; it cannot read the key (this process's
+              environment and the key file are root's), cannot write the results (the grader writes them, as root,
+              from what it read on the pipe), and every process it leaves is ended with its uid. It can reach the
+              network the container has, and read what every user may read (run_autograder locks the kit's
+              installed files: autograder/gradescope.py).
     rlimits   neither: the resource limits and a process group, as the grading user.
     none      the trusted in-process runner (the kit's own corpus): no isolation.
 
-AUTOGRADER_SANDBOX=bwrap|uid|rlimits picks a level (an unavailable one is an error); unset, the best that works.
+AUTOGRADER_SANDBOX=bwrap|uid|container|rlimits picks a level (an unavailable one is an error); unset, the best that works.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-LEVELS = ("bwrap", "uid", "rlimits")
+LEVELS = ("bwrap", "uid", "container", "rlimits")
+LEASED = ("uid", "container")  # the levels that run the code as a uid of their own, leased per worker
 SANDBOX_UID = 65534  # nobody: owns no file the grader needs
 # The worker's own modules: what the sandbox may see of the kit. Not the judges, the checks, the thresholds, the
 # reference or the tests.
@@ -71,7 +79,7 @@ class Sandbox:
         if self.level == "bwrap":
             yield SANDBOX_UID
             return
-        if self.level != "uid":
+        if self.level not in LEASED:
             yield None
             return
         UID_LOCKS.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -124,6 +132,8 @@ class Sandbox:
             return argv + drop + self.limits.prlimit() + [python, *python_args]
         if self.level == "uid":
             return (["unshare", "--net", "--"] + drop + self.limits.prlimit() + [python, *python_args])
+        if self.level == "container":
+            return drop + self.limits.prlimit() + [python, *python_args]
         if self.level == "none":  # no isolation at all: only for measuring the sandbox's cost (benchmarks/)
             return [python, *python_args]
         return self.limits.prlimit() + [python, *python_args]
@@ -135,9 +145,9 @@ class Sandbox:
         return _environment(str(kit), str(job / "tmp") if job else "/tmp")
 
     def clean_up(self, uid: int | None) -> None:
-        """Ends whatever the student's code left running. bwrap: the PID namespace ended with the worker. uid: every
-        process of the worker's own uid. rlimits: only the process group (a process that left it survives)."""
-        if self.level != "uid" or uid is None:
+        """Ends whatever the student's code left running. bwrap: the PID namespace ended with the worker. uid and
+        container: every process of the worker's own uid. rlimits: only the process group (a process that left it survives)."""
+        if self.level not in LEASED or uid is None:
             return
         for _ in range(3):
             found = _pids_of(uid)
@@ -274,7 +284,7 @@ def best() -> Sandbox:
 # Where neither bubblewrap nor the uid level runs, grading refuses unless the instructor asks for the weak level by
 # name (AUTOGRADER_SANDBOX=rlimits), knowing what it lets student code do (docs/threat-model.md).
 WEAK_REFUSED = (
-    "grading refused: neither bubblewrap nor the uid level works here, and the only level left (rlimits) runs the "
+    "grading refused: neither bubblewrap nor the uid or container levels (root) work here, and the only level left (rlimits) runs the "
     "student's code as the grading user: it can read the grading key (in this process's environment) and write "
     "the grader's own files, such as calibrations, so one student could change the next one's grade. Install "
     "bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; on Ubuntu 24.04 also allow unprivileged user namespaces, "

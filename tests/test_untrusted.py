@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -283,3 +286,86 @@ def test_concurrent_workers_lease_distinct_uids(tmp_path, monkeypatch):
     assert not errors and sorted(leased) == list(range(62000, 62012))
     with box.lease_uid() as again:  # all released
         assert again in range(62000, 62012)
+
+
+CONTAINER_ATTACK = '''    import os, time
+    found = [os.environ.get("AUTOGRADER_KEY", "")]
+    for pid in ("1", str(os.getppid())):
+        for name in ("environ", "cmdline"):
+            try:
+                found.append(open(f"/proc/{{pid}}/{{name}}", "rb").read().decode("latin-1"))
+            except OSError as err:
+                found.append(f"refused /proc/{{pid}}/{{name}}: {{err}}")
+    try:
+        open({results!r}, "w").write("{{}}")
+        found.append("WROTE THE RESULTS")
+    except OSError as err:
+        found.append(f"refused the results: {{err}}")
+    if os.fork() == 0:  # a process left behind to rewrite the results once the grading is done
+        os.setsid()
+        for _ in range(40):
+            time.sleep(0.25)
+            try:
+                open({results!r}, "w").write("{{}}")
+            except OSError:
+                pass
+        os._exit(0)
+    with open({log!r}, "a") as f:
+        f.write("\\n".join(found) + "\\n")
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.ci_only  # a grading of its own, and 12 s waited for the process it leaves
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_root_without_cap_sys_admin_grades_at_the_container_level_and_holds(tmp_path):
+    """Issue 19/21: root in a container (Docker's defaults, as on Gradescope: no CAP_SYS_ADMIN, so neither
+    bubblewrap nor unshare runs) grades at the container level: the student's train() runs as a uid of its own,
+    cannot read the key (its environment, the grader's /proc) nor write the results, and the process it leaves to
+    rewrite them is ended with the grading."""
+    drop = Path(tempfile.mkdtemp(prefix="container-drop-"))  # where the attack writes what it found (under /tmp:
+    drop.chmod(0o777)  # pytest's own folders are root's alone)
+    out, log = tmp_path / "out", drop / "found.txt"
+    key = f"the-course-key-{os.getpid()}-{time.time_ns()}"
+    attack = corpus.Submission("ContainerAttack", corpus.loop(
+        CONTAINER_ATTACK.format(results=str(out / "results.json"), log=str(log)) + corpus.REFERENCE_LOOP))
+    notebook = corpus.build(attack, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "AUTOGRADER_SANDBOX"} | {"AUTOGRADER_KEY": key}
+    grading = ["setpriv", "--bounding-set", "-sys_admin", "--", sys.executable, "-m", "autograder", "grade",
+               str(notebook), "--only", "train_returns_losses", "--out", str(out)]
+    done = subprocess.run(_with_a_reachable_python(grading), env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = (out / "results.json").read_bytes()
+    results = json.loads(written)
+    assert results["extra_data"]["isolation"] == "container" and results["score"] == 1, results
+    found = log.read_text()
+    assert "refused the results" in found and "WROTE THE RESULTS" not in found, found
+    assert key not in found and "refused /proc/" in found, found
+    time.sleep(12)  # the left process would have rewritten the results by now
+    assert (out / "results.json").read_bytes() == written
+    leftover = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit() and _uid_of(entry) in
+                sandbox.UID_RANGE]
+    assert not leftover, leftover
+    assert key not in done.stdout + done.stderr + "".join(p.read_text() for p in out.iterdir())
+    shutil.rmtree(drop)
+
+
+def _uid_of(entry: Path) -> int:
+    try:
+        return entry.stat().st_uid
+    except OSError:
+        return -1
+
+
+def _with_a_reachable_python(argv: list[str]) -> list[str]:
+    """`argv`, where an unprivileged uid can run this Python, as in a container image (/usr). Where the Python lives
+    under root's private home (pyenv in /root, mode 0700: this CI machine), the command runs in a mount namespace of
+    its own whose /root is traversable and holds only that Python, made before the capability is dropped."""
+    home = Path("/root")
+    if not Path(sys.base_prefix).resolve().is_relative_to(home) or os.stat(home).st_mode & 0o001:
+        return argv
+    pyenv = next(p for p in [Path(sys.base_prefix).resolve(), *Path(sys.base_prefix).resolve().parents]
+                 if p.parent == home)
+    script = ('set -e; keep=$(mktemp -d); mount --bind "$1" "$keep"; mount -t tmpfs -o mode=0755 tmpfs /root; '
+              'mkdir -p "$1"; mount --bind "$keep" "$1"; shift; exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", str(pyenv), *argv]
