@@ -13,6 +13,8 @@
     autograder calibrate [--seeds 50]                     the corpus over many seeds: each check's error rates
     autograder build [--out dist]                         the grader and the student packages, as wheels (from the
                                                           kit's source tree)
+    autograder gradescope [--out DIR]                     the autograder zip for Gradescope (setup.sh,
+                                                          run_autograder, the grader package, the course's key)
 
 The student package (rnn-embeddings-student) has `check` only: the hidden checks are not in it.
 Exit status of grade and check: 0 all checks passed, 1 some did not, 2 the grader itself could not run.
@@ -137,6 +139,21 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gradescope(args: argparse.Namespace) -> int:
+    from autograder.gradescope import make_zip
+
+    try:
+        key = Path(args.key_file).read_text().strip() if args.key_file else None
+        path = make_zip(Path(args.out), kit=args.kit, constraints=Path(args.constraints) if args.constraints else None,
+                        key=key, policy=args.hidden_feedback or "observed")
+    except (FileNotFoundError, RuntimeError, ValueError, OSError) as err:
+        print(f"autograder: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: upload it as the assignment's autograder on Gradescope (docs/gradescope.md); it holds the "
+          "course's grading key: keep it private")
+    return 0
+
+
 def _student_grade(args: argparse.Namespace) -> int:
     print("autograder: this is the student package (rnn-embeddings-student): it holds the public checks only. Run "
           "`autograder check NOTEBOOK`; the hidden checks run when your instructor grades your notebook.",
@@ -213,6 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--db", help="the gradebook's URL (default: sqlite:///COURSE/gradebook.db)")
     report.add_argument("--out", help="also write the rows to this CSV file")
     report.set_defaults(func=_cmd_nbgrader_report)
+    scope = sub.add_parser("gradescope", help="write the autograder zip for Gradescope (setup.sh, run_autograder)")
+    scope.add_argument("--out", default="gradescope", help="folder for autograder.zip (default: gradescope)")
+    scope.add_argument("--kit", help="pip address of the grader package (default, in the kit's source tree: "
+                                     "build the wheel and put it in the zip)")
+    scope.add_argument("--constraints", help="the constraints.txt published beside that wheel (with --kit)")
+    scope.add_argument("--key-file", help="a file holding the course's grading key (default: a new random key)")
+    _policy_option(scope)
+    scope.set_defaults(func=_cmd_gradescope)
     build = sub.add_parser("build", help="build the grader and the student packages (wheels) from the source tree")
     build.add_argument("--out", default="dist", help="folder for the two wheels (default: dist)")
     build.set_defaults(func=_cmd_build)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ TIERS = {
     "unit": ("test_judges", "test_specs", "test_structure", "test_notebook", "test_reports", "test_border",
              "test_fuzz", "test_data", "test_tokenizer", "test_lesson_model", "test_fixture"),
     "corpus": ("test_corpus",),
-    "sandbox": ("test_untrusted", "test_grading", "test_batch", "test_course", "test_nbgrader_course",
+    "sandbox": ("test_untrusted", "test_gradescope", "test_grading", "test_batch", "test_course", "test_nbgrader_course",
                 "test_pytest_adapter", "test_calibrations", "test_install", "test_notebooks", "test_differential"),
 }
 # Modules whose tests share an expensive module fixture: kept on one xdist worker (--dist loadgroup), so that the
@@ -62,3 +63,21 @@ def reference():
     from autograder.notebook import load_definitions
 
     return load_definitions(REFERENCE_NOTEBOOK)
+
+
+def with_a_reachable_python(argv: list[str]) -> list[str]:
+    """`argv`, where an unprivileged uid can run this Python, as in a container image (/usr). Where the Python lives
+    under root's private home (pyenv in /root, mode 0700: this CI machine), the command runs in a mount namespace of
+    its own whose /root is traversable and holds only that Python, made before the capability is dropped. Skips
+    the test where the environment itself (the venv, the checkout) is not reachable by other users."""
+    home = Path("/root")
+    for folder in [Path(sys.prefix).resolve(), *Path(sys.prefix).resolve().parents]:
+        if folder != home and not folder.is_relative_to(home) and not os.stat(folder).st_mode & 0o001:
+            pytest.skip(f"{folder} (on the way to this Python's environment) is closed to other users")
+    if not Path(sys.base_prefix).resolve().is_relative_to(home) or os.stat(home).st_mode & 0o001:
+        return argv
+    pyenv = next(p for p in [Path(sys.base_prefix).resolve(), *Path(sys.base_prefix).resolve().parents]
+                 if p.parent == home)
+    script = ('set -e; keep=$(mktemp -d); mount --bind "$1" "$keep"; mount -t tmpfs -o mode=0755 tmpfs /root; '
+              'mkdir -p "$1"; mount --bind "$keep" "$1"; shift; exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", str(pyenv), *argv]

@@ -25,7 +25,7 @@ from autograder.checks import REGISTRY
 from autograder.grade import grade
 from autograder.report import write_all
 from autograder.runner import run_in_process
-from conftest import FIXTURE, REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK, REPO
+from conftest import FIXTURE, REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK, REPO, with_a_reachable_python
 
 LEVEL = sandbox.best().level
 
@@ -333,7 +333,7 @@ def test_root_without_cap_sys_admin_grades_at_the_container_level_and_holds(tmp_
     env = {k: v for k, v in os.environ.items() if k != "AUTOGRADER_SANDBOX"} | {"AUTOGRADER_KEY": key}
     grading = ["setpriv", "--bounding-set", "-sys_admin", "--", sys.executable, "-m", "autograder", "grade",
                str(notebook), "--only", "train_returns_losses", "--out", str(out)]
-    done = subprocess.run(_with_a_reachable_python(grading), env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(with_a_reachable_python(grading), env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     written = (out / "results.json").read_bytes()
     results = json.loads(written)
@@ -356,16 +356,3 @@ def _uid_of(entry: Path) -> int:
     except OSError:
         return -1
 
-
-def _with_a_reachable_python(argv: list[str]) -> list[str]:
-    """`argv`, where an unprivileged uid can run this Python, as in a container image (/usr). Where the Python lives
-    under root's private home (pyenv in /root, mode 0700: this CI machine), the command runs in a mount namespace of
-    its own whose /root is traversable and holds only that Python, made before the capability is dropped."""
-    home = Path("/root")
-    if not Path(sys.base_prefix).resolve().is_relative_to(home) or os.stat(home).st_mode & 0o001:
-        return argv
-    pyenv = next(p for p in [Path(sys.base_prefix).resolve(), *Path(sys.base_prefix).resolve().parents]
-                 if p.parent == home)
-    script = ('set -e; keep=$(mktemp -d); mount --bind "$1" "$keep"; mount -t tmpfs -o mode=0755 tmpfs /root; '
-              'mkdir -p "$1"; mount --bind "$keep" "$1"; shift; exec "$@"')
-    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", str(pyenv), *argv]
