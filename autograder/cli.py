@@ -232,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     report.set_defaults(func=_cmd_nbgrader_report)
     scope = sub.add_parser("gradescope", help="write the autograder zip for Gradescope (setup.sh, run_autograder)")
     scope.add_argument("--out", default="gradescope", help="folder for autograder.zip (default: gradescope)")
-    scope.add_argument("--kit", help="pip address of the grader package (default, in the kit's source tree: "
-                                     "build the wheel and put it in the zip)")
+    scope.add_argument("--kit", help="the grader package: its wheel file (put in the zip) or its pip address "
+                                     "(default, in the kit's source tree: build the wheel and put it in the zip)")
     scope.add_argument("--constraints", help="the constraints.txt published beside that wheel (with --kit)")
     scope.add_argument("--key-file", help="a file holding the course's grading key (default: a new random key)")
     _policy_option(scope)

@@ -33,13 +33,15 @@ set -euo pipefail
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="${GRADESCOPE_ROOT:-/autograder}"
 export DEBIAN_FRONTEND=noninteractive
-if command -v apt-get >/dev/null; then
+have() { command -v bwrap && command -v setpriv && command -v prlimit && python3 -c "import ensurepip, venv"; }
+if ! have >/dev/null 2>&1 && command -v apt-get >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq python3 python3-venv python3-pip util-linux bubblewrap >/dev/null
 fi
 python3 -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
-"$ROOT/venv/bin/python" -m pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# The CPU build of torch (any other is several GB); TORCH_INDEX_URL= (empty) takes pip's own index instead.
+torch_index="${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}"
+"$ROOT/venv/bin/python" -m pip install --quiet torch==2.13.0 ${torch_index:+--index-url "$torch_index"}
 if [ -f "$SOURCE/kit.txt" ]; then kit="$(cat "$SOURCE/kit.txt")"; else kit="$(ls "$SOURCE"/rnn_embeddings_kit-*.whl)"; fi
 "$ROOT/venv/bin/python" -m pip install --quiet -c "$SOURCE/constraints.txt" "$kit"
 # The venv is read by the sandbox's unprivileged uid (it runs the student's code with this Python); the source
@@ -96,8 +98,9 @@ rm -rf "$work"
 
 def make_zip(out: Path, *, kit: str | None = None, constraints: Path | None = None, key: str | None = None,
              policy: str = "observed") -> Path:
-    """Writes out/autograder.zip; returns its path. `kit`: a pip address of the grader package (else, from the kit's
-    source tree, the wheel is built and put in the zip); `constraints`: its versions (default: the checkout's)."""
+    """Writes out/autograder.zip; returns its path. `kit`: the grader package's wheel on this machine (put in the
+    zip) or its pip address (else, from the kit's source tree, the wheel is built and put in the zip);
+    `constraints`: its versions (default: beside the wheel, or the checkout's)."""
     from autograder import resources
     from autograder.disclosure import choose
 
@@ -113,6 +116,13 @@ def make_zip(out: Path, *, kit: str | None = None, constraints: Path | None = No
             built = build(folder / "dist")
             files[built["grader"].name] = built["grader"]
             files["constraints.txt"] = built["constraints"]
+        elif kit.endswith(".whl") and Path(kit).is_file():  # a wheel on this machine: it travels in the zip
+            constraints = Path(constraints) if constraints else Path(kit).parent / "constraints.txt"
+            if not constraints.is_file():
+                raise FileNotFoundError(f"--constraints: no constraints.txt beside {kit}; give the one "
+                                        "`autograder build` wrote with it")
+            files[Path(kit).name] = Path(kit)
+            files["constraints.txt"] = constraints
         else:
             (folder / "kit.txt").write_text(kit + "\n")
             files["kit.txt"] = folder / "kit.txt"
