@@ -26,7 +26,9 @@ TIERS = {
 }
 # Modules whose tests share an expensive module fixture: kept on one xdist worker (--dist loadgroup), so that the
 # fixture is made once.
-SHARED_FIXTURES = ("test_nbgrader_course", "test_batch", "test_install", "test_grading")
+# Not test_install: its three venvs are minutes each and would make one worker's chain the run's critical path;
+# each worker builds the wheels it needs (seconds).
+SHARED_FIXTURES = ("test_nbgrader_course", "test_batch", "test_grading")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks to group the tests
