@@ -181,6 +181,9 @@ def grade_task(student: str, name: str, notebook: bytes, data: dict | None, time
         if report.internal_error:
             row.status = STATUS_ERROR
             row.reason = "grader error on " + ", ".join(v.check for v in report.verdicts if v.internal_error)
+        elif report.integrity:  # for the instructor: where to look (autograder.integrity); the points stand
+            row.reason = (f"{len(report.integrity)} integrity flag(s), in students/{student}/instructor.txt; the "
+                          f"first: {report.integrity[0]}")
         paths = write_all(report, Path(tmp) / "out", policy)
         files = {p.name: p.read_bytes() for p in paths.values()}
     return {"row": asdict(row), "files": files}

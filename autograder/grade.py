@@ -37,6 +37,8 @@ class GradeReport:
     skipped: list[str] = field(default_factory=list)  # top-level statements that did not run in grading (no cost)
     grader_run: dict | None = None  # uncalibrated data: the grader's own run the thresholds came from (scores, s)
     manual_points: float = 0.0  # the answers the instructor grades (not scored here): reports say the whole total
+    integrity: list[str] = field(default_factory=list)  # code that reaches for the grader (autograder.integrity):
+    # for the instructor; never changes a score
 
     @property
     def points_text(self) -> str:
@@ -158,6 +160,9 @@ def _grade(report: GradeReport, notebook, *, data, recipe: Recipe, device: str, 
             raise
         job_ready.set_result((definitions, plan))
         report.problems.extend(definitions.problems)
+        from autograder.integrity import scan
+
+        report.integrity = scan(definitions)
         from autograder.judging import Context
 
         chooser = choose_thresholds()

@@ -125,6 +125,8 @@ class EngineScores(NbGraderPreprocessor):
                                                execution_count=cell.get("execution_count")))
         self.log.info("engine scores for %s: %g / %g (sandbox: %s)", name, report.score, report.max_score,
                       report.isolation)
+        for flag in report.integrity:  # for the instructor (autograder.integrity); never a score
+            self.log.info("integrity flag for %s: %s", name, flag)
         return nb, resources
 
 

@@ -60,7 +60,7 @@ def results_json(report: GradeReport) -> dict:
                        "total_points": report.max_score + report.manual_points, "points": _t(report.points_text),
                        "isolation": report.isolation, "device": _t(report.device),
                        "calibration": _t(report.calibration), "warnings": [_t(w) for w in report.warnings],
-                       "grader_run": report.grader_run},
+                       "grader_run": report.grader_run, "integrity": [_t(f) for f in report.integrity]},
         "output": _t(report.points_text) + ".\n" + (
             "\n".join([f"grader warning: {_t(w)}" for w in report.warnings] +
                       [f"notebook: {_t(p)}" for p in report.problems] +
@@ -164,9 +164,12 @@ def feedback_html(report: GradeReport, with_figures: bool = True) -> str:
 
 
 def instructor_text(report: GradeReport) -> str:
-    """The instructor's report: the whole table and every message, whatever the course shows its students."""
+    """The instructor's report: the whole table and every message, whatever the course shows its students, and the
+    integrity flags (autograder.integrity)."""
+    flags = "\n".join(f"  {_t(flag)}" for flag in report.integrity) or "  none"
     return (f"{_t(Path(report.notebook).name)}: the instructor's report (every message in full)\n\n"
-            f"{table(report)}\n")
+            f"{table(report)}\n\nIntegrity flags (code that reaches for the grader; a flag never changes a "
+            f"score, it says where to look):\n{flags}\n")
 
 
 def write_all(report: GradeReport, out: Path, policy: str = "fix") -> dict[str, Path]:

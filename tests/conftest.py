@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO / "reference"))  # `import fakenews_lesson`, as the 
 # The test tiers (DEVELOPING.md), one table: each module's tier marker. `make test` runs every tier but the tests
 # marked ci_only (what mostly waits, builds, or repeats a path the default run already takes); CI runs everything.
 TIERS = {
-    "unit": ("test_judges", "test_specs", "test_structure", "test_notebook", "test_reports", "test_border",
+    "unit": ("test_judges", "test_integrity", "test_specs", "test_structure", "test_notebook", "test_reports", "test_border",
              "test_fuzz", "test_data", "test_tokenizer", "test_lesson_model", "test_fixture"),
     "corpus": ("test_corpus",),
     "sandbox": ("test_untrusted", "test_gradescope", "test_grading", "test_batch", "test_course", "test_nbgrader_course",

@@ -167,3 +167,13 @@ def test_a_wrong_policy_stops_grade_before_grading_with_the_choices(monkeypatch,
     monkeypatch.setenv(ENV, "everything")
     assert cli.main(["grade", "missing.ipynb"]) == 2
     assert "not a feedback policy; choose one of: verdict" in capsys.readouterr().err
+
+
+def test_integrity_flags_reach_the_instructor_and_change_no_score(tmp_path):
+    flag = "code cell 8, line 3: imports gc: the garbage collector (finds the grader's objects) (`import gc`)"
+    paths = write_all(report(integrity=[flag]), tmp_path)
+    assert flag in paths["instructor"].read_text()
+    results = json.loads(paths["results"].read_text())
+    assert results["extra_data"]["integrity"] == [flag] and results["score"] == 12
+    assert "Integrity flags" in paths["instructor"].read_text() and "  none" in (
+        write_all(report(), tmp_path / "clean")["instructor"].read_text())
