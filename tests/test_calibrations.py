@@ -166,3 +166,28 @@ def test_calibrate_then_grade_on_a_full_size_dataset(tmp_path, capsys):
     assert results["extra_data"]["calibration"].startswith("calibrated on " + data.csv)
     assert results["extra_data"]["warnings"] == []
 
+
+
+def test_only_calibrations_signed_with_the_grading_key_count(tmp_path, monkeypatch):
+    """Issue 19: a calibration file written by anyone who cannot read the key (code at the weak level, a user of
+    a shared calibrations folder) moves no threshold; one that `calibrate` saved under the same key does."""
+    from autograder.hidden.judges import Thresholds
+
+    monkeypatch.setenv(calibrations.USER_ENV, str(tmp_path / "user"))
+    monkeypatch.setenv("AUTOGRADER_KEY", "the course's key")
+    made = calibrations.Calibration("f" * 16, "data.csv", Thresholds(separable=0.01), 23000)
+    calibrations.save(made, tmp_path / "out")
+    assert [c.thresholds.separable for c in calibrations._entries() if c.fingerprint == "f" * 16] == [0.01]
+    forged = json.loads((tmp_path / "out" / "thresholds.json").read_text())
+    forged["thresholds"]["separable"] = 0.0
+    (tmp_path / "user" / ("f" * 16 + ".json")).write_text(json.dumps(forged))
+    assert [c for c in calibrations._entries() if c.fingerprint == "f" * 16] == []
+    unsigned = dict(forged)
+    unsigned.pop("signature")
+    (tmp_path / "user" / ("f" * 16 + ".json")).write_text(json.dumps(unsigned))
+    assert [c for c in calibrations._entries() if c.fingerprint == "f" * 16] == []
+    monkeypatch.setenv("AUTOGRADER_KEY", "another course's key")
+    calibrations.save(made, tmp_path / "out")  # re-signed under the other key: valid there only
+    assert len([c for c in calibrations._entries() if c.fingerprint == "f" * 16]) == 1
+    monkeypatch.setenv("AUTOGRADER_KEY", "the course's key")
+    assert [c for c in calibrations._entries() if c.fingerprint == "f" * 16] == []

@@ -4,7 +4,8 @@
 - The kit ships the fixture's calibration (calibrations.json, beside this file; measured in calibration/README.md).
 - `autograder calibrate --data X` measures the corpus on X, derives the thresholds (derive(), below) and stores them
   in X's calibration folder and in the user's calibrations (~/.config/rnn-embeddings-kit/calibrations/, or
-  $AUTOGRADER_CALIBRATIONS: set it to a shared folder for a cluster).
+  $AUTOGRADER_CALIBRATIONS: set it to a shared folder for a cluster), signed with the grading key: grading reads
+  only those signed with the key it runs under (calibrate with the course's AUTOGRADER_KEY).
 - Grading data that no calibration covers are graded with a loud warning, recorded in every report (`calibration`
   in results.json), and with thresholds that follow the data (`from_grader_run`, below): the grader trains its own
   model once on these data, from the same secret initial weights and with the same recipe as the student's train()
@@ -60,14 +61,32 @@ class Calibration:
                    data.get("measured", {}), source)
 
 
+def signature(data: dict) -> str:
+    """The grading key's HMAC of a calibration (its JSON without the signature). A calibration in the user's folder
+    counts only when signed with the key grading runs under: code that could write that folder (a shared
+    $AUTOGRADER_CALIBRATIONS, the weak rlimits level) cannot make one that moves a threshold, since it cannot read
+    the key (docs/trust-boundary.md, rule 9)."""
+    import hmac
+
+    from autograder.plan import grading_key
+
+    body = json.dumps({k: v for k, v in data.items() if k != "signature"}, sort_keys=True).encode()
+    return hmac.new(grading_key(), b"calibration|" + body, hashlib.sha256).hexdigest()
+
+
 def _entries() -> list[Calibration]:
+    import hmac
+
     found = [Calibration.from_json(e, str(SHIPPED)) for e in json.loads(SHIPPED.read_text())["calibrations"]]
     folder = user_dir()
     if folder.is_dir():
         for path in sorted(folder.glob("*.json")):
             try:
-                found.append(Calibration.from_json(json.loads(path.read_text()), str(path)))
-            except (ValueError, KeyError, TypeError):
+                data = json.loads(path.read_text())
+                if not hmac.compare_digest(str(data.get("signature", "")), signature(data)):
+                    continue  # not signed with this key: no calibration (grading warns the data are uncalibrated)
+                found.append(Calibration.from_json(data, str(path)))
+            except (ValueError, KeyError, TypeError, AttributeError, OSError):
                 continue  # a broken file is no calibration; grading then warns that the data are uncalibrated
     return found
 
@@ -82,9 +101,11 @@ def lookup(csv, tokenizer) -> Calibration | None:
 def save(calibration: Calibration, folder: Path) -> list[Path]:
     """Writes thresholds.json into `folder` and installs it among the user's calibrations; returns both paths."""
     written = []
+    data = calibration.to_json()
+    data["signature"] = signature(data)
     for target in (Path(folder) / "thresholds.json", user_dir() / f"{calibration.fingerprint}.json"):
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(calibration.to_json(), indent=1) + "\n")
+        target.write_text(json.dumps(data, indent=1) + "\n")
         written.append(target)
     return written
 
