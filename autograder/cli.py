@@ -145,7 +145,7 @@ def _cmd_gradescope(args: argparse.Namespace) -> int:
     try:
         key = Path(args.key_file).read_text().strip() if args.key_file else None
         path = make_zip(Path(args.out), kit=args.kit, constraints=Path(args.constraints) if args.constraints else None,
-                        key=key, policy=args.hidden_feedback or "observed")
+                        key=key, policy=args.hidden_feedback or "observed", data=args.data, tokenizer=args.tokenizer)
     except (FileNotFoundError, RuntimeError, ValueError, OSError) as err:
         print(f"autograder: {err}", file=sys.stderr)
         return 2
@@ -235,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     scope.add_argument("--kit", help="the grader package: its wheel file (put in the zip) or its pip address "
                                      "(default, in the kit's source tree: build the wheel and put it in the zip)")
     scope.add_argument("--constraints", help="the constraints.txt published beside that wheel (with --kit)")
-    scope.add_argument("--key-file", help="a file holding the course's grading key (default: a new random key)")
+    scope.add_argument("--key-file", help="a file holding the course's grading key (default: this machine's, "
+                                          "$AUTOGRADER_KEY or the key file, which signed your calibrations)")
+    scope.add_argument("--data", help="grading data for Gradescope (a FakeNewsNet CSV; default: the kit's fixture); "
+                                      "it and its calibration go into the zip")
+    scope.add_argument("--tokenizer", help="its sentencepiece model (default: beside the data)")
     _policy_option(scope)
     scope.set_defaults(func=_cmd_gradescope)
     build = sub.add_parser("build", help="build the grader and the student packages (wheels) from the source tree")

@@ -9,8 +9,9 @@ The zip holds, at its root:
     run_autograder    run as root for every submission: grades the notebook found in $GRADESCOPE_ROOT/submission
                       (default /autograder) and writes $GRADESCOPE_ROOT/results/results.json
     rnn_embeddings_kit-*.whl, constraints.txt   the grader package and its versions (or `kit.txt`, a pip address)
-    key               the course's grading key (the same grade for the same notebook on every run); keep the zip
-                      private
+    key               the course's grading key (the same grade for the same notebook on every run; by default the
+                      instructor's own, which signed their calibrations); keep the zip private
+    data/, calibrations/   with --data: the instructor's grading data and its calibration (else: the kit's fixture)
     hidden_feedback   what the students' results say of a hidden check (autograder.disclosure)
 
 Gradescope runs the autograder as root in a Docker container, where bubblewrap cannot start: grading then picks the
@@ -20,7 +21,6 @@ write the results, and every process it leaves is ended before run_autograder co
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import stat
 import tempfile
@@ -83,8 +83,13 @@ notebook="$(find "$ROOT/submission" -maxdepth 3 -type f -name 'rnn_embeddings.ip
 [ -n "$notebook" ] || notebook="$(find "$ROOT/submission" -maxdepth 3 -type f -name '*.ipynb' | sort | head -n 1)"
 [ -n "$notebook" ] || fail "No notebook (.ipynb) in the submission: upload your rnn_embeddings.ipynb."
 
+data=()  # the instructor's grading data and its calibration, when the zip carries them (else: the kit's fixture)
+if [ -f "$SOURCE/data/FakeNewsNet.csv" ]; then
+  data=(--data "$SOURCE/data/FakeNewsNet.csv" --tokenizer "$SOURCE/data/fakenews_tokenizer.model")
+  export AUTOGRADER_CALIBRATIONS="$SOURCE/calibrations"
+fi
 work="$(mktemp -d)"  # root's, 0700: the reports are written here, then moved into place
-autograder grade "$notebook" --out "$work/out" > "$work/table.txt" 2>&1
+autograder grade "$notebook" "${data[@]}" --out "$work/out" > "$work/table.txt" 2>&1
 status=$?
 cat "$work/table.txt"
 if [ -f "$work/out/results.json" ]; then
@@ -97,14 +102,18 @@ rm -rf "$work"
 
 
 def make_zip(out: Path, *, kit: str | None = None, constraints: Path | None = None, key: str | None = None,
-             policy: str = "observed") -> Path:
+             policy: str = "observed", data: str | None = None, tokenizer: str | None = None) -> Path:
     """Writes out/autograder.zip; returns its path. `kit`: the grader package's wheel on this machine (put in the
     zip) or its pip address (else, from the kit's source tree, the wheel is built and put in the zip);
     `constraints`: its versions (default: beside the wheel, or the checkout's)."""
     from autograder import resources
     from autograder.disclosure import choose
+    from autograder.plan import grading_key
 
     policy = choose(policy)
+    # The instructor's own key by default: the calibrations they made are signed with it, and the same notebook
+    # then gets the same grade on Gradescope as on their machine.
+    key = key or grading_key().decode("utf-8", "replace").strip()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:
@@ -131,8 +140,18 @@ def make_zip(out: Path, *, kit: str | None = None, constraints: Path | None = No
                 raise FileNotFoundError("--constraints: give the constraints.txt published beside the grader wheel "
                                         "(`autograder build` writes it)")
             files["constraints.txt"] = Path(constraints)
+        if data is not None or tokenizer is not None:  # grading data of the instructor's: they travel in the zip,
+            from autograder.hidden import calibrations  # with their calibration (signed with the same key)
+            from autograder.recipe import default_data_paths
+
+            paths = default_data_paths(data, tokenizer)
+            files["data/FakeNewsNet.csv"] = Path(paths.csv)
+            files["data/fakenews_tokenizer.model"] = Path(paths.tokenizer)
+            found = calibrations.lookup(paths.csv, paths.tokenizer)
+            if found is not None and found.source != str(calibrations.SHIPPED):
+                files[f"calibrations/{found.fingerprint}.json"] = Path(found.source)
         for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER),
-                           ("key", (key or secrets.token_hex(32)) + "\n"), ("hidden_feedback", policy + "\n")):
+                           ("key", key + "\n"), ("hidden_feedback", policy + "\n")):
             (folder / name).write_text(text)
             files[name] = folder / name
         target = out / "autograder.zip"
@@ -156,6 +175,7 @@ def unpack(archive: Path, root: Path) -> Path:
     with zipfile.ZipFile(archive) as zipped:
         for info in zipped.infolist():
             target = source / info.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(zipped.read(info))
             target.chmod((info.external_attr >> 16) & 0o777 or 0o644)
     shutil.copy2(source / "run_autograder", root / "run_autograder")

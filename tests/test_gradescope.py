@@ -107,3 +107,25 @@ def _uid(entry: Path) -> int:
         return entry.stat().st_uid
     except OSError:
         return -1
+
+
+def test_the_instructors_key_data_and_calibration_travel_in_the_zip(tmp_path, monkeypatch):
+    """By default the zip carries the instructor's own key (the one that signed their calibrations); with --data,
+    the data and the calibration made for them, which run_autograder then grades with."""
+    from autograder.hidden import calibrations
+    from autograder.hidden.judges import Thresholds
+    from autograder.recipe import fixture_paths
+
+    monkeypatch.setenv("AUTOGRADER_KEY", "the instructor's key")
+    monkeypatch.setenv(calibrations.USER_ENV, str(tmp_path / "calibrations"))
+    data = fixture_paths()
+    made = calibrations.Calibration(calibrations.fingerprint(data.csv, data.tokenizer), "mine", Thresholds(), 400)
+    calibrations.save(made, tmp_path / "measured")
+    archive = make_zip(tmp_path / "zip", kit="https://example.org/kit.whl", data=data.csv, tokenizer=data.tokenizer)
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        assert zipped.read("key").decode().strip() == "the instructor's key"
+    assert {"data/FakeNewsNet.csv", "data/fakenews_tokenizer.model", f"calibrations/{made.fingerprint}.json"} <= names
+    root = unpack(archive, tmp_path / "autograder")
+    assert (root / "source" / "calibrations" / f"{made.fingerprint}.json").is_file()
+    assert '--data "$SOURCE/data/FakeNewsNet.csv"' in (root / "run_autograder").read_text()
