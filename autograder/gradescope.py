@@ -32,6 +32,7 @@ SETUP_SH = r"""#!/usr/bin/env bash
 set -euo pipefail
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="${GRADESCOPE_ROOT:-/autograder}"
+mkdir -p "$ROOT" && cd "$ROOT"  # nothing of the caller's folder on Python's path (pip would take it for installed)
 export DEBIAN_FRONTEND=noninteractive
 have() { command -v bwrap && command -v setpriv && command -v prlimit && python3 -c "import ensurepip, venv"; }
 if ! have >/dev/null 2>&1 && command -v apt-get >/dev/null; then
@@ -49,7 +50,7 @@ if [ -f "$SOURCE/kit.txt" ]; then kit="$(cat "$SOURCE/kit.txt")"; else kit="$(ls
 chmod -R go+rX "$ROOT/venv"
 # The solved notebook ships in the grader package (autograder/lesson/): the grader reads it as root; the student's
 # code, as its own uid, must not (where bubblewrap runs, the sandbox hides it anyway).
-kit_dir="$("$ROOT/venv/bin/python" -c 'import autograder, os; print(os.path.dirname(autograder.__file__))')"
+kit_dir="$("$ROOT/venv/bin/python" -I -c 'import autograder, os; print(os.path.dirname(autograder.__file__))')"
 chmod 600 "$kit_dir/lesson/rnn_embeddings.ipynb"
 chmod 700 "$SOURCE"
 chmod 600 "$SOURCE/key"
