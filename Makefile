@@ -6,8 +6,10 @@ PYTHON ?= python3
 
 .PHONY: demo test test-all bench dist sandbox postgres
 # The main job on the fixture: grade the reference solution, then run the solved lesson notebook. In the tests'
-# environment (tox exec: the same pinned environment, made once when CI runs both).
+# environment (the same pinned environment, made once when CI runs both): `--notest` makes it with the kit
+# installed, `tox exec` runs a command in it (and installs nothing itself).
 demo: $(TOX) sandbox
+	$(TOX) run -e py --notest
 	$(TOX) exec -e py -- autograder grade reference/rnn_embeddings.ipynb --out grading-output
 	$(TOX) exec -e py -- fakenews-lesson run --out lesson-output
 
