@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -61,6 +62,11 @@ def _run(root: Path, wrap=lambda argv: argv) -> subprocess.CompletedProcess:
 LEAVES_A_REWRITER = '''    import os, time
     if os.fork() == 0:  # left behind to rewrite the results once grading is done
         os.setsid()
+        try:  # one file per process: each probe's worker runs as a uid of its own
+            with open(f"{spot}/{{os.getpid()}}.pid", "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            os._exit(0)
         for _ in range(240):
             time.sleep(0.25)
             for path in {paths!r}:
@@ -81,8 +87,10 @@ def test_run_autograder_in_a_container_grades_and_nothing_rewrites_the_results(a
     drop = lambda argv: with_a_reachable_python(["setpriv", "--bounding-set", "-sys_admin", "--", *argv])  # noqa: E731
     root = unpack(archive, tmp_path / "autograder")
     results = root / "results" / "results.json"
+    spot = Path(tempfile.mkdtemp(prefix="gradescope-left-"))  # under /tmp: reachable by the sandbox's uid
+    spot.chmod(0o777)
     attack = corpus.Submission("LeavesARewriter", corpus.loop(
-        LEAVES_A_REWRITER.format(paths=[str(results), str(root / "results" / "results.json.tmp")])
+        LEAVES_A_REWRITER.format(paths=[str(results), str(root / "results" / "results.json.tmp")], spot=str(spot))
         + corpus.REFERENCE_LOOP))
     shutil.copy(corpus.build(attack, tmp_path), root / "submission" / "rnn_embeddings.ipynb")
     done = _run(root, drop)
@@ -93,7 +101,11 @@ def test_run_autograder_in_a_container_grades_and_nothing_rewrites_the_results(a
     assert all(t["visibility"] == "visible" for t in graded["tests"])
     time.sleep(15)
     assert results.read_bytes() == written
-    assert not [e for e in Path("/proc").iterdir() if e.name.isdigit() and _uid(e) in sandbox.UID_RANGE]
+    left = [p.stem for p in spot.glob("*.pid")]  # the processes it left, by their own word (other gradings may
+    assert left  # run beside this one)
+    assert not [pid for pid in left if Path(f"/proc/{pid}").exists() and _uid(Path(f"/proc/{pid}")) in
+                sandbox.UID_RANGE], left
+    shutil.rmtree(spot)
     assert "the-course-key-for-the-tests" not in done.stdout + done.stderr + written.decode()
 
     (root / "submission" / "rnn_embeddings.ipynb").unlink()
