@@ -25,7 +25,7 @@ from autograder.checks import REGISTRY
 from autograder.grade import grade
 from autograder.report import write_all
 from autograder.runner import run_in_process
-from conftest import FIXTURE, REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK, REPO, with_a_reachable_python
+from conftest import FIXTURE, REFERENCE_NOTEBOOK, RELEASE_NOTEBOOK, REPO, still_sandboxed, with_a_reachable_python
 
 LEVEL = sandbox.best().level
 
@@ -350,15 +350,8 @@ def test_root_without_cap_sys_admin_grades_at_the_container_level_and_holds(tmp_
     assert (out / "results.json").read_bytes() == written
     left = [p.name.split(".")[-2] for p in drop.glob("found.txt.*.pid")]  # the processes it left, by their own
     assert left  # word (other gradings run beside this one)
-    assert not [pid for pid in left if Path(f"/proc/{pid}").exists() and _uid_of(Path(f"/proc/{pid}")) in
-                sandbox.UID_RANGE], left
+    assert not still_sandboxed(left), left
     assert key not in done.stdout + done.stderr + "".join(p.read_text() for p in out.iterdir())
     shutil.rmtree(drop)
 
-
-def _uid_of(entry: Path) -> int:
-    try:
-        return entry.stat().st_uid
-    except OSError:
-        return -1
 
