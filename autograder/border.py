@@ -207,7 +207,7 @@ def loop_probe(data, plan) -> dict:
     runs = []
     for index, run in enumerate(_list(data["runs"], "runs", 2)):
         where = f"runs[{index}]"
-        run = _dict(run, where, {"error", "epochs", "device", "spy"}, {"losses", "pretend"})
+        run = _dict(run, where, {"error", "epochs", "device", "spy"}, {"losses", "pretend", "final_state"})
         item = {"error": error(run["error"], f"{where}.error"), "device": _device(run["device"], where),
                 "epochs": _int(run["epochs"], where, 0, 10**6), "spy": spy_report(run["spy"], f"{where}.spy"),
                 "pretend": _bool(run.get("pretend", False), f"{where}.pretend")}
@@ -215,6 +215,8 @@ def loop_probe(data, plan) -> dict:
             if "losses" not in run:
                 _fail(where, "no losses and no error")
             item["losses"] = losses(run["losses"], f"{where}.losses", plan.recipe.loop_epochs)
+        if "final_state" in run:
+            item["final_state"] = state(run["final_state"], f"{where}.final_state", plan.grader_shapes)
         runs.append(item)
     if not runs:
         _fail("runs", "no run")

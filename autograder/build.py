@@ -25,7 +25,7 @@ from autograder import resources
 GRADER_NAME, STUDENT_NAME = "rnn-embeddings-kit", "rnn-embeddings-student"
 STUDENT_MODULES = (
     "__init__.py", "__main__.py", "cli.py", "checks.py", "spec.py", "judging.py", "judges.py", "grade.py", "report.py", "disclosure.py", "integrity.py", "border.py",
-    "notebook.py", "plan.py", "recipe.py", "recompute.py", "grading_model.py", "runner.py", "limits.py",
+    "notebook.py", "plan.py", "recipe.py", "recompute.py", "training_model.py", "runner.py", "limits.py",
     "sandbox.py", "worker.py", "probe_kit.py", "probes.py", "spy.py", "nbgrader_cells.py", "data.py", "resources.py", "lesson_cli.py",
 )
 STUDENT_LESSON_FILES = ("fakenews_lesson.py",)  # beside the notebook in the release too; not the solved notebook

@@ -84,9 +84,9 @@ def work_epochs(probe: str, recipe) -> int:
 def _grader_setup(plan, recipe):
     import torch
 
-    from autograder.grading_model import GraderRNN
+    from autograder.training_model import model_class
 
-    model = GraderRNN(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
+    model = model_class()(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
     return model, torch.optim.Adam(model.parameters(), lr=recipe.lr)
 
 
@@ -107,7 +107,7 @@ def _step_seconds(model, optimizer, tokens, y, steps: int, window: float = MIN_T
     `steps` steps, and more until `window` seconds were timed (MAX_TIMED_STEPS at most)."""
     import statistics
 
-    from autograder.grading_model import full_batch_step
+    from autograder.training_model import full_batch_step
 
     times: list[float] = []
     while len(times) < steps + 1 or (sum(times[1:]) < window and len(times) <= MAX_TIMED_STEPS):

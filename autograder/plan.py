@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from autograder.grading_model import GraderRNN
+from autograder import training_model
 from autograder.recipe import DataPaths, Recipe
 
 KEY_ENV = "AUTOGRADER_KEY"
@@ -98,7 +98,7 @@ def _weights(vocab_size: int, hidden_dim: int, embedding_dim: int, pad: int, see
     """Initial weights as the lesson's layers draw them (padding row zero), from `seed`."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = GraderRNN(vocab_size, hidden_dim, embedding_dim, pad)
+        model = training_model.model_class()(vocab_size, hidden_dim, embedding_dim, pad)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -150,6 +150,8 @@ class GradingPlan:
             job["tokens"], job["y"] = self.tokens, self.y
             job["loop_init"], job["grader_init"] = self.loop_init, self.grader_init
             job["student_inits"], job["student_seeds"] = self.student_inits, self.student_seeds
+        if {"loop", "training"} & set(probes):  # the model train() is given: its source, never a module it imports
+            job["training_model"] = training_model.source()
         return job
 
 

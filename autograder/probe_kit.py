@@ -12,7 +12,6 @@ import numbers
 
 import torch
 
-from autograder.grading_model import GraderRNN
 from autograder.recipe import Recipe
 
 
@@ -109,8 +108,17 @@ def train_function(ns: dict):
     return train
 
 
-def grader_model(job: dict, recipe: Recipe, weights: dict) -> GraderRNN:
-    model = GraderRNN(job["vocab_size"], recipe.hidden_dim, recipe.embedding_dim, job["pad"])
+def training_model(job: dict) -> type[torch.nn.Module]:
+    """The model class train() is graded on, built from the source the grader sent (autograder.training_model): no
+    module of the sandbox's kit holds it, so student code cannot import it, and it exists in the worker only from
+    the first training probe on, after the model probes have called the student's summarize()."""
+    namespace: dict = {"__name__": "training_model"}
+    exec(compile(job["training_model"], "<the grader's training model>", "exec"), namespace)  # noqa: S102 - the grader's
+    return namespace["TRAINED"]
+
+
+def grader_model(job: dict, recipe: Recipe, weights: dict) -> torch.nn.Module:
+    model = training_model(job)(job["vocab_size"], recipe.hidden_dim, recipe.embedding_dim, job["pad"])
     load_weights(model, weights)
     return model
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.grading_model import real_lengths
+from autograder.training_model import real_lengths
 
 RNN_KEYS = ("rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0")
 
@@ -37,7 +37,7 @@ def summarize_with(state: dict[str, torch.Tensor], x: torch.Tensor, form: str) -
         return states[:, -1]
     if form == "last_real":
         return states[torch.arange(len(x)), lengths - 1]
-    if form == "grader":  # the grader's own model (grading_model.GraderRNN): the last real state, negated
+    if form == "grader":  # the grader's own model (hidden/grading_model.py, GraderRNN): the last real state, negated
         return -states[torch.arange(len(x)), lengths - 1]
     if form == "mean":
         return states.mean(1)

@@ -31,7 +31,7 @@ sys.path.insert(0, sys.argv[2].rsplit("/", 1)[0])  # the notebook's folder: its 
 import torch
 torch.set_num_threads(1)
 import torch.nn.functional as F
-from autograder.grading_model import GraderRNN
+from autograder.hidden.grading_model import GraderRNN
 from autograder.notebook import load_definitions
 from autograder.plan import load_grading_data
 from autograder.recipe import Recipe, fixture_paths

@@ -79,6 +79,39 @@ READ_SOLUTION = '''    import glob, json, os
     raise NotImplementedError()
 '''
 
+GRADERS_MODEL = """try:  # wherever the grader's model might be importable from
+    from autograder.hidden.grading_model import GraderRNN as _Grader
+except ImportError:
+    try:
+        from autograder.grading_model import GraderRNN as _Grader
+    except ImportError:
+        _Grader = None
+"""
+
+FORGES_THE_SPY = '''    import autograder.spy as spy
+
+    honest = spy.TrainingSpy.report
+
+    def report(self):
+        seen = honest(self)
+        target = seen["target"]
+        seen.update(steps=epochs, backwards=epochs, stale_backwards=0, model_moves=[target], tensor_moves=[target],
+                    final_parameter_devices=[target], forward_count=epochs,
+                    forwards=[{"input_placed": True, "input_device": target, "parameter_devices": [target],
+                               "model_moved": True}] * epochs)
+        return seen
+
+    spy.TrainingSpy.report = report
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        loss = F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y.float())
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+'''
+
 FORGES_EVERY_PROBE = '''import torch
 import autograder.probes as probes
 
@@ -90,7 +123,7 @@ def forged_model(ns, job, recipe, device):
     for case in job["cases"]:
         vocab, hidden, emb, pad = case["sizes"]
         try:  # the kit's own recomputation, if the sandbox shows it
-            from autograder.grading_model import rnn_states
+            from autograder.recompute import rnn_states
             summary = rnn_states(case["weights"], case["x"])[:, -1].float()
         except ImportError:
             summary = torch.zeros(case["x"].shape[0], hidden)
@@ -306,9 +339,30 @@ ATTACKS = (
         "    def state_dict(self, *args, **kwargs):\n"
         "        return {k: torch.zeros_like(v) for k, v in super().state_dict(*args, **kwargs).items()}\n"),
         may_pass=frozenset({"shapes"})),
-    Attack("InheritsTheGradersModel", {"ClassifierWithRNN": "from autograder.grading_model import GraderRNN\n\n\n"
-                                                            "class ClassifierWithRNN(GraderRNN):\n    pass\n"},
+    Attack("InheritsTheGradersModel", {"ClassifierWithRNN": GRADERS_MODEL + "\n\n"
+                                                            "class ClassifierWithRNN(_Grader or nn.Module):\n"
+                                                            "    pass\n"},
            may_pass=frozenset({"shapes"})),
+    # Issue 19: the stub left, and summarize() answered by the grader's own model's, negated back. Honestly worth
+    # nothing (the stub raises), and nothing it may reach holds the grader's model: the worker builds it from the
+    # job's text at the first training probe, after the model probes.
+    Attack("BorrowsTheGradersSummarize", {"ClassifierWithRNN": GRADERS_MODEL + "\n\n" + corpus.summarize(
+        "        if _Grader is None:\n"
+        "            raise NotImplementedError()\n"
+        "        return -_Grader.summarize(self, x)\n")["ClassifierWithRNN"]}),
+    Attack("KeepsTheTrainingModelForLater", {**corpus.summarize(
+        "        seen = globals().get('_SEEN') or [None]\n"
+        "        if seen[-1] is None:\n"
+        "            raise NotImplementedError()\n"
+        "        return -seen[-1].summarize(self, x)\n"),
+        "train": "_SEEN = []\n\n\n" + TRAIN + "    _SEEN.append(type(model))\n" + NOT_DONE}),
+    # Issue 19: a real Adam loop that never clears the gradients and moves nothing to the device, with the device
+    # spy's report rewritten to say otherwise. The judge replays the loop from the secret initial weights with and
+    # without cleared gradients: the weights follow the second, so optimizer_protocol fails whatever the spy says.
+    # device_placement stays the spy's word (docs/checks.md, "What rests on the spy's word"); the training checks
+    # are honestly earned by a loop that trains.
+    Attack("ForgesTheSpyAfterAnAccumulatingLoop", _train(FORGES_THE_SPY),
+           may_pass=frozenset({"train_returns_losses", "device_placement", "loss_decreases", "separability"})),
     Attack("HostileResultFrames", _top_level(HOSTILE_FRAMES)),
     Attack("FillsTheDiskAndNests", _top_level(FILLS_THE_DISK), needs="bwrap"),
     Attack("EscapesInMessages", {**corpus.summarize(ESCAPES_IN_MESSAGES), **_train(ESCAPES_IN_MESSAGES)}),
@@ -330,7 +384,7 @@ def pretrained_weights() -> dict[str, str]:
     import torch
     import torch.nn.functional as F
 
-    from autograder.grading_model import GraderRNN
+    from autograder.hidden.grading_model import GraderRNN
     from autograder.notebook import load_definitions
     from autograder.plan import load_grading_data
     from autograder.recipe import Recipe, fixture_paths

@@ -77,7 +77,8 @@ def loop(losses_=None, error=None, accelerator_error=None, cpu=None, **spy_chang
 def grader_training(epochs: int | None = None, lr: float | None = None, flip: bool = False):
     """The grader's model trained by a correct full-batch loop on the plan (one thread, seeded): its final weights
     and the loss it reported at the start of each epoch. flip: trained on the flipped labels (a wrong loop)."""
-    from autograder.grading_model import GraderRNN, full_batch_step
+    from autograder.hidden.grading_model import GraderRNN
+    from autograder.training_model import full_batch_step
     from autograder.limits import one_thread
 
     p, recipe = plan(), Recipe()

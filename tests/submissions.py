@@ -120,7 +120,7 @@ MUTANTS = (
                                           "    y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(1))]\n"),
                {"separability": "balanced accuracy"}),
     Submission("NoZeroGrad", _replace("        optimizer.zero_grad()\n", ""),
-               {"optimizer_protocol": "left over from the previous step"}),
+               {"optimizer_protocol": "on gradients ACCUMULATED across steps"}),
     Submission("HardCodedCuda", _replace("    model.to(device)\n    tokens, y = tokens.to(device), y.to(device).float()\n",
                                          "    model.cuda()\n    tokens, y = tokens.cuda(), y.cuda().float()\n"),
                {"device_placement": "GPU"}),

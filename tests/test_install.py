@@ -147,7 +147,7 @@ def test_student_wheel_holds_no_hidden_grader(wheels):
         assert f"def {check.judge}(" not in text and check.hint not in text and check.title not in text
     for name, value in Thresholds().__dict__.items():  # neither a threshold's definition nor its use
         assert f"{name}: float" not in text and f"t.{name}" not in text and f"thresholds.{name}" not in text, name
-    for name in ("probe_training", "probe_end_to_end", "class Thresholds"):
+    for name in ("probe_training", "probe_end_to_end", "class Thresholds", "class GraderRNN", "GraderRNN("):
         assert name not in text
 
 

@@ -31,7 +31,8 @@ def test_no_flag_on_the_reference_the_release_the_variants_or_the_mutants(tmp_pa
 REACHING = {"ReadsReferenceAndGraders", "DetectsGradingThenCopiesTheReference", "WritesResultsFiles",
             "MonkeypatchesTorchAndSklearn", "OpensASocket", "KillsTheGrader", "ForkLoop", "EndlessLoopIgnoringSIGINT",
             "PicklePayloadAsResult", "ForgesEveryProbe", "InheritsTheGradersModel", "HostileResultFrames",
-            "FillsTheDiskAndNests", "SymlinkAsResult", "ZeroSummaryForgedStateDict"}
+            "FillsTheDiskAndNests", "SymlinkAsResult", "ZeroSummaryForgedStateDict", "BorrowsTheGradersSummarize",
+            "KeepsTheTrainingModelForLater", "ForgesTheSpyAfterAnAccumulatingLoop"}
 
 
 def test_every_attack_that_reaches_for_the_grader_is_flagged_where_it_does(tmp_path):

@@ -173,6 +173,31 @@ def test_optimizer_protocol_passes_a_clean_loop_and_names_each_mistake():
     assert not v.passed and "never reached the model's parameters" in v.observed
 
 
+def test_optimizer_protocol_decides_from_the_replayed_weights_whatever_the_spy_says():
+    """Issue 19: the weights after the short CPU run against the judge's replays from the secret initial weights.
+    Weights that follow the replay with cleared gradients pass beside a spy that says otherwise; weights that follow
+    the replay without zero_grad() fail beside a spy that says all is well; weights that follow neither (another
+    loop) leave it to the spy, confirmed by the training checks."""
+    from autograder.hidden.judges import replay_loop
+
+    ctx = Context(Recipe(), canned.plan(), "cpu", Thresholds())
+    clear, accumulate = replay_loop(ctx, True), replay_loop(ctx, False)
+
+    def with_weights(weights, **spy):
+        data = canned.loop(cpu=spy)
+        data["runs"][-1]["final_state"] = weights
+        return canned.outcome("loop", data)
+
+    v = judge("optimizer_protocol", with_weights(clear, stale_backwards=2), confirmed(False))
+    assert v.passed and "replayed the lesson's loop" in v.observed
+    v = judge("optimizer_protocol", with_weights(accumulate), confirmed())
+    assert not v.passed and "ACCUMULATED" in v.observed and "zero_grad()" in v.fix
+    elsewhere = {k: w + 1e-3 for k, w in clear.items()}
+    assert judge("optimizer_protocol", with_weights(elsewhere), confirmed()).passed
+    v = judge("optimizer_protocol", with_weights(elsewhere), confirmed(False))
+    assert not v.passed and "does not show your train() training" in v.observed
+
+
 # ------------------------------------------------------------------------------------------- training run
 
 @pytest.fixture(scope="module")

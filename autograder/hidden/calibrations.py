@@ -150,7 +150,8 @@ def grader_run(plan, recipe) -> GraderRun:
 
     import torch
 
-    from autograder.grading_model import GraderRNN, full_batch_step
+    from autograder.hidden.grading_model import GraderRNN
+    from autograder.training_model import full_batch_step
     from autograder.limits import one_thread
     from autograder.metrics import separability_score
     from autograder.recompute import document_summaries

@@ -127,7 +127,57 @@ def mean_summary(v, outcome, ctx: Context) -> None:
 
 # ------------------------------------------------------------------------------------------------------ loop
 
+REPLAY_ATOL = 1e-5  # the student's weights against the judge's replay (same float32 ops on the CPU: observed 0 to
+# 6e-8 on every correct variant of the corpus; the replays with and without cleared gradients lie about 1e-2 apart)
+
+
+def replay_loop(ctx: Context, clear: bool) -> dict[str, torch.Tensor]:
+    """The lesson's short loop, run by the judge: the grader's model from the secret loop_init, full-batch Adam on
+    binary cross-entropy at the recipe's lr for loop_epochs, on the loop's rows, with optimizer.zero_grad() before
+    each backward (clear) or never (gradients accumulate across steps)."""
+    import torch.nn.functional as F
+
+    from autograder.hidden.grading_model import GraderRNN
+    from autograder.limits import one_thread
+
+    recipe, plan = ctx.recipe, ctx.plan
+    tokens, y = plan.tokens[: recipe.loop_rows], plan.y[: recipe.loop_rows].float()
+    model = GraderRNN(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
+    model.load_state_dict(plan.loop_init)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+
+    def run() -> None:
+        for _ in range(recipe.loop_epochs):
+            if clear:
+                optimizer.zero_grad()
+            F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y).backward()
+            optimizer.step()
+
+    one_thread(run)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in b)
+
+
+def replayed(final: dict[str, torch.Tensor] | None, ctx: Context) -> str | None:
+    """Which replay of the lesson's loop the student's weights after the short run follow: "clear", "accumulate",
+    or None (neither: minibatches, another optimizer or schedule, gradient clipping, no training at all)."""
+    if final is None or not all(torch.isfinite(t).all() for t in final.values()):
+        return None
+    clear, accumulate = replay_loop(ctx, True), replay_loop(ctx, False)
+    if _distance(clear, accumulate) < 100 * REPLAY_ATOL:  # the two cannot be told apart on this plan
+        return None
+    return "clear" if _distance(final, clear) <= REPLAY_ATOL else \
+        "accumulate" if _distance(final, accumulate) <= REPLAY_ATOL else None
+
+
 def optimizer_protocol(v, outcome, ctx: Context) -> None:
+    """Evidence from outside the process first (issue 19): the weights train() left after the short CPU run, against
+    the judge's own replays of the lesson's loop from the secret initial weights, with and without cleared
+    gradients. Only a loop that follows neither (minibatches, another optimizer, clipping) is judged on the device
+    spy's counters, and then counts only if the training checks confirm it trained (judging.pass_if_confirmed)."""
     epochs = ctx.recipe.loop_epochs
     v.expected = f"over {epochs} epochs, optimizer.step() after each backward, with the gradients cleared " \
                  "(optimizer.zero_grad()) before each new backward"
@@ -138,6 +188,19 @@ def optimizer_protocol(v, outcome, ctx: Context) -> None:
     if data["error"]:
         v.observed = f"train raised {error_text(data['error'], ctx)}"
         v.fix = "Fix the error first (see train_returns_losses)."
+        return
+    follows = replayed(data.get("final_state"), ctx)
+    if follows == "clear":
+        v.passed = True
+        v.observed = f"after {epochs} epochs your model's weights are those of {epochs} Adam steps with the " \
+                     "gradients cleared before each: the grader replayed the lesson's loop from the initial weights " \
+                     "it gave your train()"
+        return
+    if follows == "accumulate":
+        v.observed = f"after {epochs} epochs your model's weights are those of {epochs} Adam steps on gradients " \
+                     "ACCUMULATED across steps: the grader replayed the lesson's loop without optimizer.zero_grad() " \
+                     "and got exactly your weights"
+        v.fix = "Call optimizer.zero_grad() at the start of every step, before loss.backward()."
         return
     if spy["steps"] == 0:
         v.observed = f"optimizer.step() was never called ({spy['backwards']} backward passes)"
