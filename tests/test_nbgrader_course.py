@@ -67,6 +67,20 @@ def _mallory(root, folder):
                         base=course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb")
 
 
+def _shorten_the_experiments(notebook, out=None):
+    """The notebook with its two experiments trained for 30 epochs instead of 3000 (as in tests/test_differential.py),
+    written to `out` (default: in place); returns its path. The course's source and every student's copy get it, so
+    the locked cell is unchanged for nbgrader, and each kernel runs in seconds what took it about 15 s. No check
+    reads the experiments (the engine grades the code), and a kernel that dies in train() still dies in the first
+    experiment's cell."""
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "exp1")
+    assert "EPOCHS, LR = 3000, 1e-3" in cell.source
+    cell.source = cell.source.replace("EPOCHS, LR = 3000, 1e-3", "EPOCHS, LR = 30, 1e-3")
+    nbformat.write(nb, out or notebook)
+    return out or notebook
+
+
 def _submit(root, student, notebook):
     folder = root / "submitted" / student / course.ASSIGNMENT
     folder.mkdir(parents=True)
@@ -77,6 +91,7 @@ def _submit(root, student, notebook):
 def graded_course(tmp_path_factory):
     """The course after generate_assignment, autograde, generate_feedback and export; the CLI's reports beside."""
     root = course.make_course(tmp_path_factory.mktemp("course"))
+    _shorten_the_experiments(root / "source" / course.ASSIGNMENT / f"{course.ASSIGNMENT}.ipynb")
     built = tmp_path_factory.mktemp("notebooks")
     by_name = {m.name: m for m in corpus.MUTANTS}
     students = {"reference": REFERENCE_NOTEBOOK,
@@ -84,6 +99,8 @@ def graded_course(tmp_path_factory):
                 "kernel-dies": corpus.build(KERNEL_DIES, built),
                 "mallory": _mallory(root, built), "zoe": corpus.build(STDERR_WRITER, built)}
     students |= {student: corpus.build(by_name[mutant], built) for student, mutant in MUTANTS.items()}
+    students = {student: _shorten_the_experiments(notebook, built / f"{student}.ipynb")
+                for student, notebook in students.items()}
     for student, notebook in students.items():
         _submit(root, student, notebook)
     runs = {}
