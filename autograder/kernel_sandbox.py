@@ -6,9 +6,11 @@ by `autograder course`) starts
 which runs ipykernel inside bubblewrap as an unprivileged uid (as the grading workers do, autograder/sandbox.py):
 the system and the Python installation read-only, the notebook's own folder (autograded/<student>/<assignment>/)
 the only writable place besides a capped private /tmp, no other student's files, no course folder, no gradebook,
-no kit but the two modules a test cell imports. The kernel keeps the grader's network namespace: nbgrader talks to
-it over TCP on loopback (its ZMQ channels). Where bubblewrap cannot run, the kernel starts as nbgrader's own would,
-and says so on its first line of output.
+no kit but the two modules a test cell imports, and no network: nbgrader talks to it over Unix sockets (ZMQ's IPC
+transport, `KernelOverIPC` below) in a folder of its own, bound into the sandbox, so the kernel runs in a network
+namespace of its own (`--unshare-net`: its own loopback, nothing else). It cannot reach a concurrent `autograder
+batch`'s scheduler, a gradebook's server or any other kernel. Where bubblewrap cannot run, the kernel starts as
+nbgrader's own would, and says so on its first line of output.
 
 The kernel decides no score either way: the course's EngineScores preprocessor replaces every test cell's output.
 """
@@ -57,12 +59,54 @@ def _stage(folder: Path) -> Path:
     return folder
 
 
+def kernel_over_ipc():
+    """The kernel manager nbgrader's Execute uses for the course (autograder.nbgrader_plugins): jupyter_client's,
+    with the IPC transport and its sockets in a fresh private folder (`<folder>/kernel-1` ... `-5`), owned by the
+    sandbox's uid where nbgrader runs as root. The folder is removed with the kernel."""
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class KernelOverIPC(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        def _ip_default(self) -> str:
+            from autograder import sandbox
+
+            self._ipc_folder = tempfile.mkdtemp(prefix="autograder-kernel-")
+            if os.geteuid() == 0:
+                os.chown(self._ipc_folder, sandbox.SANDBOX_UID, sandbox.SANDBOX_UID)
+            return os.path.join(self._ipc_folder, "kernel")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart and getattr(self, "_ipc_folder", None):
+                shutil.rmtree(self._ipc_folder, ignore_errors=True)
+
+    return KernelOverIPC
+
+
+def _ipc_folder(connection_file: str) -> str | None:
+    """The folder of the kernel's Unix sockets, when its connection uses the IPC transport."""
+    try:
+        info = json.loads(Path(connection_file).read_text())
+    except (OSError, ValueError):
+        return None
+    if info.get("transport") != "ipc" or not os.path.isabs(str(info.get("ip", ""))):
+        return None
+    return os.path.dirname(str(info["ip"]))
+
+
 def command(connection_file: str, notebook_dir: Path, kit: Path) -> list[str] | None:
-    """The argv that runs the kernel in bubblewrap, or None where it cannot."""
+    """The argv that runs the kernel in bubblewrap, or None where it cannot. Over IPC (the course's kernel manager)
+    the kernel gets a network namespace of its own; over TCP (another kernel manager) it keeps the grader's, which
+    nbgrader's channels need."""
     from autograder import sandbox
 
     if sandbox.best().level != "bwrap":
         return None
+    sockets = _ipc_folder(connection_file)
     uid = sandbox.SANDBOX_UID
     inside = str(notebook_dir / ".kernel-connection.json")  # a copy the sandbox's uid can read
     shutil.copy(connection_file, inside)
@@ -83,8 +127,11 @@ def command(connection_file: str, notebook_dir: Path, kit: Path) -> list[str] | 
     argv += ["--ro-bind-try", "/etc/fonts", "/etc/fonts"]
     for path in sandbox._hidden_paths():
         argv += ["--tmpfs", path]
-    argv += ["--ro-bind", str(kit), "/kit", "--bind", str(notebook_dir), str(notebook_dir),
-             "--chdir", str(notebook_dir), "--clearenv"]
+    argv += ["--ro-bind", str(kit), "/kit", "--bind", str(notebook_dir), str(notebook_dir)]
+    if sockets is not None:  # the only way in or out: the folder of its own sockets
+        argv[1:1] = ["--unshare-net"]
+        argv += ["--bind", sockets, sockets]
+    argv += ["--chdir", str(notebook_dir), "--clearenv"]
     environment = sandbox._environment("/kit", "/tmp")
     environment["PYTHONPATH"] = f"/kit{os.pathsep}{notebook_dir}"
     for key in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "FAKENEWS_DATA", "FAKENEWS_FIXTURE_DIR"):
@@ -99,9 +146,9 @@ def command(connection_file: str, notebook_dir: Path, kit: Path) -> list[str] | 
 
 
 # The kernel's own log, not the student's output (that goes to the notebook): started by this launcher rather than
-# by Jupyter, ipykernel prints its "Ctrl-C will not work" note and the connection file, and warns that TCP is not
-# encrypted (it listens on the loopback only, with the connection file's key signing every message), for every
-# student, into nbgrader's log, with nothing to act on. Only a critical failure of the kernel itself is logged.
+# by Jupyter, ipykernel prints its "Ctrl-C will not work" note and the connection file (and, over TCP, that TCP is
+# not encrypted), for every student, into nbgrader's log, with nothing to act on. Only a critical failure of the
+# kernel itself is logged.
 QUIET = "--IPKernelApp.log_level=CRITICAL"
 
 

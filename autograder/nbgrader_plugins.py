@@ -57,6 +57,14 @@ def kernel_death_text(code_cell: int) -> str:
 
 
 class ExecuteUntilTheKernelDies(Execute):
+    def __init__(self, *args, **kwargs):
+        """Unix sockets instead of TCP: the sandboxed kernel then runs without network (kernel_sandbox.py). (nbgrader's
+        Execute passes its own kernel manager class as an argument, which a configured one does not override.)"""
+        from autograder.kernel_sandbox import kernel_over_ipc
+
+        kwargs.setdefault("kernel_manager_class", kernel_over_ipc())
+        super().__init__(*args, **kwargs)
+
     def preprocess(self, nb, resources=None, km=None):
         self._died_in = None
         self._code_cells = 0

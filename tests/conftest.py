@@ -40,6 +40,26 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(getattr(pytest.mark, tier_of[module]))
         if module in SHARED_FIXTURES:
             item.add_marker(pytest.mark.xdist_group(module))
+    items.sort(key=_longest_first)
+
+
+# The longest work first (longest-processing-time scheduling): xdist hands tests out in collection order, and a test
+# of five minutes that starts last keeps one core busy while the other idles. Seconds from the CI runs' --durations
+# (benchmarks/README.md, "Test times"); the rest keep their order, after these.
+LONGEST_FIRST = (
+    "tests/test_calibrations.py::test_calibrate_then_grade_on_a_full_size_dataset",  # 300-510 s
+    "tests/test_install.py::test_grader_package_in_a_fresh_venv",  # 240-430 s
+    "tests/test_nbgrader_course.py",  # one fixture: 120-330 s
+    "tests/test_batch.py",  # one fixture and a resumed batch: 200-250 s
+    "tests/test_install.py",  # two more fresh venvs: 100-200 s each
+    "tests/test_grading.py",  # one fixture and the long gradings: 150-250 s
+    "tests/test_differential.py",  # a kernel and four gradings each: 20-50 s
+)
+
+
+def _longest_first(item) -> int:
+    return next((rank for rank, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+                len(LONGEST_FIRST))
 
 
 def pytest_runtest_setup(item):

@@ -278,3 +278,36 @@ def test_feedback_tells_hidden_verdicts_as_the_course_policy_says_and_formgrader
 def _texts(nb) -> str:
     return " ".join(" ".join(o.get("text", "").split()) for c in nb.cells if c.cell_type == "code"
                     for o in c.get("outputs", []))
+
+
+def test_the_sandboxed_kernel_has_no_network_and_leaves_no_socket(tmp_path, monkeypatch):
+    """Issue 19: the course's kernel, started as nbgrader's Execute starts it (its kernel manager, the course's
+    kernelspec), runs as the sandbox's uid and cannot reach a listener on the grader's loopback (an `autograder
+    batch` scheduler, a gradebook): nbgrader talks to it over Unix sockets and it has a network namespace of its own.
+    Its socket folder goes with it."""
+    import socket
+    import tempfile
+
+    from nbclient import NotebookClient
+
+    from autograder import kernel_sandbox, sandbox
+    from autograder.nbgrader_plugins import ExecuteUntilTheKernelDies
+
+    if sandbox.best().level != "bwrap":
+        pytest.skip("bubblewrap cannot run here: the kernel is not sandboxed (and says so)")
+    kernel_sandbox.kernelspec(tmp_path)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    before = set(Path(tempfile.gettempdir()).glob("autograder-kernel-*"))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        source = ("import os, socket\nprint(os.getuid())\ntry:\n"
+                  f"    socket.create_connection(('127.0.0.1', {listener.getsockname()[1]}), timeout=3).close()\n"
+                  "    print('reached')\nexcept OSError as err:\n    print('refused', err)\n")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+        notebook_dir = tmp_path / "student"
+        notebook_dir.mkdir()
+        manager = ExecuteUntilTheKernelDies().kernel_manager_class
+        NotebookClient(nb, timeout=120, kernel_name=kernel_sandbox.KERNEL_NAME, kernel_manager_class=manager,
+                       resources={"metadata": {"path": str(notebook_dir)}}).execute()
+    printed = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert printed.startswith(f"{sandbox.SANDBOX_UID}\n") and "refused" in printed and "reached" not in printed
+    assert set(Path(tempfile.gettempdir()).glob("autograder-kernel-*")) == before

@@ -21,6 +21,7 @@ import csv
 import html
 import re
 import shutil
+import socket
 
 import nbformat
 import pytest
@@ -45,7 +46,12 @@ KERNEL_DIES = corpus.Submission("KernelDies", corpus.loop(
     "    os._exit(1)  # as if the kernel were killed for memory\n" + corpus.REFERENCE_LOOP))
 
 
-MALLORY = '''import glob, os
+MALLORY = '''import glob, os, socket
+try:  # a listener of the grader's machine, on its loopback (an autograder batch's scheduler, a gradebook)
+    socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+    print("reached the grader's network")
+except OSError as err:
+    print("no network:", err)
 import autograder.nbgrader_cells as cells
 cells.check = lambda name, namespace=None: 99.0
 os.environ["AUTOGRADER_NOTEBOOK"] = "{root}/source/rnn_embeddings/rnn_embeddings.ipynb"
@@ -61,8 +67,8 @@ for path in glob.glob("{root}/submitted/*/*/*.ipynb") + glob.glob("{root}/autogr
 '''
 
 
-def _mallory(root, folder):
-    source = MALLORY.format(root=root) + "\n\n" + corpus.TRAIN_HEAD.splitlines()[0] + "\n    raise NotImplementedError()\n"
+def _mallory(root, folder, port):
+    source = MALLORY.format(root=root, port=port) + "\n\n" + corpus.TRAIN_HEAD.splitlines()[0] + "\n    raise NotImplementedError()\n"
     return corpus.build(corpus.Submission("mallory", {"train": source}), folder,
                         base=course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb")
 
@@ -93,20 +99,24 @@ def graded_course(tmp_path_factory):
     root = course.make_course(tmp_path_factory.mktemp("course"))
     _shorten_the_experiments(root / "source" / course.ASSIGNMENT / f"{course.ASSIGNMENT}.ipynb")
     built = tmp_path_factory.mktemp("notebooks")
+    listener = socket.create_server(("127.0.0.1", 0))  # what mallory's kernel tries to reach
     by_name = {m.name: m for m in corpus.MUTANTS}
     students = {"reference": REFERENCE_NOTEBOOK,
                 "release": course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb",
                 "kernel-dies": corpus.build(KERNEL_DIES, built),
-                "mallory": _mallory(root, built), "zoe": corpus.build(STDERR_WRITER, built)}
+                "mallory": _mallory(root, built, listener.getsockname()[1]), "zoe": corpus.build(STDERR_WRITER, built)}
     students |= {student: corpus.build(by_name[mutant], built) for student, mutant in MUTANTS.items()}
     students = {student: _shorten_the_experiments(notebook, built / f"{student}.ipynb")
                 for student, notebook in students.items()}
     for student, notebook in students.items():
         _submit(root, student, notebook)
     runs = {}
-    for command in (("generate_assignment", course.ASSIGNMENT), ("autograde", course.ASSIGNMENT),
-                    ("generate_feedback", course.ASSIGNMENT), ("export",)):
-        runs[command[0]] = course.nbgrader(root, *command, timeout=1200)
+    try:
+        for command in (("generate_assignment", course.ASSIGNMENT), ("autograde", course.ASSIGNMENT),
+                        ("generate_feedback", course.ASSIGNMENT), ("export",)):
+            runs[command[0]] = course.nbgrader(root, *command, timeout=1200)
+    finally:
+        listener.close()
     assert runs["generate_assignment"].returncode == 0, runs["generate_assignment"].stderr
     from autograder.grade import grade
 
@@ -231,7 +241,8 @@ def test_grading_engine_is_not_copied_to_students(graded_course):
 def test_a_kernel_can_neither_forge_its_score_nor_touch_a_classmate(graded_course):
     """Issue 10: mallory's kernel rebinds check(), points it at the instructor's notebook and rewrites every
     notebook it can reach; the engine's scores replace the kernel's outputs (0 for stubs), the kernel saw only its
-    own folder, and zoe, graded after her, keeps full marks."""
+    own folder, and zoe, graded after her, keeps full marks. Issue 19: it cannot reach a listener on the grader's
+    loopback either."""
     root, _, _ = graded_course
     points = _points(root)
     assert sum(v or 0 for k, v in points["mallory"].items() if k.startswith("check-")) == 0
@@ -239,3 +250,9 @@ def test_a_kernel_can_neither_forge_its_score_nor_touch_a_classmate(graded_cours
     executed = nbformat.read(root / "autograded" / "mallory" / course.ASSIGNMENT / f"{course.ASSIGNMENT}.ipynb", 4)
     printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert "submitted/zoe" not in printed and "autograded/zoe" not in printed, printed[:2000]
+    # Issue 19: the kernel has no network (Unix sockets to nbgrader, a network namespace of its own), where bubblewrap
+    # runs; where it cannot, the kernel is not sandboxed at all and says so.
+    from autograder import sandbox
+
+    if sandbox.best().level == "bwrap":
+        assert "no network:" in printed and "reached the grader's network" not in printed, printed[:2000]
