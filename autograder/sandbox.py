@@ -43,7 +43,7 @@ LEASED = ("uid", "container")  # the levels that run the code as a uid of their 
 SANDBOX_UID = 65534  # nobody: owns no file the grader needs
 # The worker's own modules: what the sandbox may see of the kit. Not the judges, the checks, the thresholds, the
 # reference or the tests.
-WORKER_MODULES = ("__init__.py", "worker.py", "probe_kit.py", "probes.py", "spy.py", "notebook.py", "recipe.py",
+WORKER_MODULES = ("__init__.py", "worker.py", "probe_kit.py", "probes.py", "training_model.py", "spy.py", "notebook.py", "recipe.py",
                   "metrics.py", "data.py", "resources.py", "hidden/probes.py")  # data, resources: fakenews_lesson's
 WRITABLE_BYTES = 256 * 2**20  # each of /job and /tmp inside bwrap
 UID_RANGE = range(62000, 65000)  # the uid level's own uids, one leased per worker

@@ -12,7 +12,8 @@ FIRST token) is no answer to summarize(), and the public checks only ask that tr
 what it should to the device, which any model shows. Both draw their initial weights identically (the same layers,
 made in the same order).
 
-This module, like hidden/grading_model.py, imports nothing but torch: it is the source the student package sends.
+This module holds nothing of the grader's (the lesson's given layers, a wrong summary), so the worker's copy of the
+kit has it (sandbox.WORKER_MODULES): hidden/grading_model.py builds on it there.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def real_lengths(x: torch.Tensor) -> torch.Tensor:
     return (x.abs().sum(-1) > 0).sum(1).clamp(min=1)
 
 
-class PracticeRNN(nn.Module):
-    """The student package's training model: the lesson's layers, summarized by the state after the first token
-    (a wrong summary on purpose: copying it costs summarize_is_last_state)."""
+class LessonLayers(nn.Module):
+    """The lesson's layers, as the notebook gives them (embedding, RNN, linear), and its forward; a training model
+    adds its summarize(). The same layers made in the same order: the same initial weights from the same seed."""
 
     def __init__(self, vocab_size: int, hidden_dim: int, embedding_dim: int, padding_idx: int):
         super().__init__()
@@ -42,12 +43,17 @@ class PracticeRNN(nn.Module):
         self.rnn = nn.RNN(embedding_dim, hidden_dim, batch_first=True)
         self.linear = nn.Linear(hidden_dim, 1)
 
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.summarize(self.embedding(tokens)))
+
+
+class PracticeRNN(LessonLayers):
+    """The student package's training model, summarized by the state after the first token (a wrong summary on
+    purpose: copying it costs summarize_is_last_state)."""
+
     def summarize(self, x: torch.Tensor) -> torch.Tensor:
         outputs, _ = self.rnn(x)
         return outputs[:, 0]
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.summarize(self.embedding(tokens)))
 
 
 TRAINED = PracticeRNN  # what the worker builds from this module's source
