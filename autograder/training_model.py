@@ -59,11 +59,14 @@ class PracticeRNN(LessonLayers):
 TRAINED = PracticeRNN  # what the worker builds from this module's source
 
 
-def full_batch_step(model: nn.Module, optimizer, tokens: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def full_batch_step(model: nn.Module, optimizer, tokens: torch.Tensor, y: torch.Tensor,
+                    clear_gradients: bool = True) -> torch.Tensor:
     """One step of the lesson's loop: binary cross-entropy of the model's logits on (tokens, y), backward, step.
-    Returns the loss (before the step). The grader's own runs use it: its pace (autograder/limits.py) and its
-    reference run on uncalibrated data (autograder/hidden/calibrations.py)."""
-    optimizer.zero_grad()
+    Returns the loss (before the step). The grader's own runs use it: its pace (autograder/limits.py), its reference
+    run on uncalibrated data (autograder/hidden/calibrations.py) and optimizer_protocol's replays, which also run it
+    without clearing the gradients (clear_gradients=False: the mistake they recognise)."""
+    if clear_gradients:
+        optimizer.zero_grad()
     loss = F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y.float())
     loss.backward()
     optimizer.step()

@@ -135,23 +135,19 @@ def replay_loop(ctx: Context, clear: bool) -> dict[str, torch.Tensor]:
     """The lesson's short loop, run by the judge: the grader's model from the secret loop_init, full-batch Adam on
     binary cross-entropy at the recipe's lr for loop_epochs, on the loop's rows, with optimizer.zero_grad() before
     each backward (clear) or never (gradients accumulate across steps)."""
-    import torch.nn.functional as F
-
     from autograder.hidden.grading_model import GraderRNN
     from autograder.limits import one_thread
+    from autograder.training_model import full_batch_step
 
     recipe, plan = ctx.recipe, ctx.plan
-    tokens, y = plan.tokens[: recipe.loop_rows], plan.y[: recipe.loop_rows].float()
+    tokens, y = plan.tokens[: recipe.loop_rows], plan.y[: recipe.loop_rows]
     model = GraderRNN(plan.vocab_size, recipe.hidden_dim, recipe.embedding_dim, plan.pad)
     model.load_state_dict(plan.loop_init)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
 
     def run() -> None:
         for _ in range(recipe.loop_epochs):
-            if clear:
-                optimizer.zero_grad()
-            F.binary_cross_entropy_with_logits(model(tokens).squeeze(1), y).backward()
-            optimizer.step()
+            full_batch_step(model, optimizer, tokens, y, clear_gradients=clear)
 
     one_thread(run)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
