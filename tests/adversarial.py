@@ -308,7 +308,7 @@ ATTACKS = (
         "    deadline = time.monotonic() + 120  # self-stopping, long after the grader's time limit\n"
         "    while time.monotonic() < deadline:\n"
         "        pass\n"
-        + NOT_DONE), timeouts={"rnn_model": 15, "mean_model": 15, "loop": 15, "training": 15, "end_to_end": 15}),
+        + NOT_DONE), timeouts={"rnn_model": 8, "mean_model": 8, "loop": 8, "training": 8, "end_to_end": 8}),
     Attack("Allocates30GB", _train(
         "    block = torch.empty(30 * 2**30, dtype=torch.uint8)\n"
         "    block.fill_(1)\n"

@@ -1,7 +1,6 @@
 """The kit as an nbgrader course, run for real: generate_assignment, autograde, generate_feedback and export in a
-temporary course on the fixture, with six students:
+temporary course on the fixture, with five students:
 
-    reference       the solved notebook                      full automatic points
     release         the untouched student release            0 automatic points
     first-step      mutant SummarizeReturnsFirstStep         partial points, the CLI's verdicts check by check
     kernel-dies     train() calls os._exit(1) (as an           the same points as `autograder batch`, the cell
@@ -10,9 +9,10 @@ temporary course on the fixture, with six students:
                     return 99, points AUTOGRADER_NOTEBOOK at   the engine, and the kernel is sandboxed)
                     the source, rewrites every classmate's
                     notebook it can find
-    zoe             correct, graded after mallory; writes     full automatic points, her file unchanged
-                    to stderr: tqdm, a warning, a print to
-                    sys.stderr and os.write(2)
+    zoe             the solved notebook, graded after         full automatic points, her file unchanged
+                    mallory; its train() writes to stderr:
+                    tqdm, a warning, a print to sys.stderr
+                    and os.write(2)
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import nbformat
 import pytest
 
 import submissions as corpus
-from conftest import REFERENCE_NOTEBOOK
 from autograder import batch, course
 from autograder.checks import REGISTRY
 from autograder.nbgrader_report import course_report
@@ -101,8 +100,7 @@ def graded_course(tmp_path_factory):
     built = tmp_path_factory.mktemp("notebooks")
     listener = socket.create_server(("127.0.0.1", 0))  # what mallory's kernel tries to reach
     by_name = {m.name: m for m in corpus.MUTANTS}
-    students = {"reference": REFERENCE_NOTEBOOK,
-                "release": course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb",
+    students = {"release": course.ASSIGNMENT_DIR / "rnn_embeddings.ipynb",
                 "kernel-dies": corpus.build(KERNEL_DIES, built),
                 "mallory": _mallory(root, built, listener.getsockname()[1]), "zoe": corpus.build(STDERR_WRITER, built)}
     students |= {student: corpus.build(by_name[mutant], built) for student, mutant in MUTANTS.items()}
@@ -136,12 +134,13 @@ def _points(root) -> dict[str, dict[str, float | None]]:
 
 
 @pytest.mark.slow
-@pytest.mark.ci_only  # real nbgrader over a course of 6 students: about 3 min
+@pytest.mark.ci_only  # real nbgrader over a course of 5 students: about 2 min
 def test_autograde_scores_reference_full_and_release_zero(graded_course):
+    """The solved notebook (zoe's: the reference, its train() writing to stderr) gets every check's points."""
     root, runs, _ = graded_course
     points = _points(root)
     checks = {c.name: c.points for c in REGISTRY}
-    assert {k: points["reference"][course.check_cell_id(c.name)] for k, c in zip(checks, REGISTRY)} == checks
+    assert {k: points["zoe"][course.check_cell_id(c.name)] for k, c in zip(checks, REGISTRY)} == checks
     assert all(points["release"][course.check_cell_id(c.name)] == 0 for c in REGISTRY)
     assert points["release"]["q1-answer"] == 0  # an untouched answer cell: nbgrader's own zero
 
@@ -202,7 +201,7 @@ def test_a_dead_kernel_gets_the_points_autograder_batch_gives(graded_course):
     assert 0 < batch_row["total"] < AUTO_POINTS  # the public model checks pass; every check that trains fails
     with (root / "grades.csv").open() as f:  # nbgrader's export: the same automatic points, no silent zero
         exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
-    assert exported["kernel-dies"] == batch_row["total"] and exported["reference"] == AUTO_POINTS
+    assert exported["kernel-dies"] == batch_row["total"] and exported["zoe"] == AUTO_POINTS
     page = _words(root / "feedback" / "kernel-dies" / course.ASSIGNMENT / "rnn_embeddings.html")
     assert "the kernel died while running code cell" in page and "raised no error" in page
     assert "read the error, and fix the line it names" not in page
@@ -214,7 +213,7 @@ def test_feedback_shows_verdicts_without_hidden_tests(graded_course):
     root, runs, _ = graded_course
     assert runs["generate_feedback"].returncode == 0, runs["generate_feedback"].stderr
     pages = sorted((root / "feedback").glob(f"*/{course.ASSIGNMENT}/rnn_embeddings.html"))
-    assert {p.parent.parent.name for p in pages} == {"reference", "release", "kernel-dies", "mallory", "zoe",
+    assert {p.parent.parent.name for p in pages} == {"release", "kernel-dies", "mallory", "zoe",
                                                      *MUTANTS}
     hidden_calls = [f'check(&quot;{c.name}&quot;)' for c in REGISTRY if c.visibility == "hidden"]
     for page in pages:
