@@ -47,9 +47,9 @@ def pytest_collection_modifyitems(config, items):
 # of five minutes that starts last keeps one core busy while the other idles. Seconds from the CI runs' --durations
 # (benchmarks/README.md, "Test times"); the rest keep their order, after these.
 LONGEST_FIRST = (
-    "tests/test_calibrations.py::test_calibrate_then_grade_on_a_full_size_dataset",  # 300-510 s
-    "tests/test_install.py::test_grader_package_in_a_fresh_venv",  # 240-430 s
-    "tests/test_nbgrader_course.py",  # one fixture: 120-330 s
+    "tests/test_install.py::test_grader_package_in_a_fresh_venv",  # 160-220 s
+    "tests/test_nbgrader_course.py",  # one fixture: 90-140 s
+    "tests/test_calibrations.py::test_full_size_data_graded_with_their_measured_calibration",  # 23,000 rows
     "tests/test_batch.py",  # one fixture and a resumed batch: 200-250 s
     "tests/test_install.py",  # two more fresh venvs: 100-200 s each
     "tests/test_grading.py",  # one fixture and the long gradings: 150-250 s

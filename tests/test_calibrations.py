@@ -1,6 +1,6 @@
 """Thresholds belong to a dataset (autograder/hidden/calibrations.py): the shipped fixture calibration, how new
-thresholds are derived, what grading uncalibrated data does, and (CI only) calibrate --data then grade --data on a
-generated full-size dataset."""
+thresholds are derived, what grading uncalibrated data does, and (CI only) calibrate --data then grade --data on
+generated data, and a grading at full size with the calibration measured there."""
 
 from __future__ import annotations
 
@@ -146,16 +146,17 @@ def _full_size(folder: Path, rows: int) -> DataPaths:
 
 @pytest.mark.slow
 @pytest.mark.ci_only
-def test_calibrate_then_grade_on_a_full_size_dataset(tmp_path, capsys):
-    """23,000 generated headlines: `calibrate --data` stores thresholds under the data's fingerprint, the mutant's
+def test_calibrate_then_grade_on_other_data(tmp_path, capsys):
+    """2,000 generated headlines: `calibrate --data` stores thresholds under the data's fingerprint, the mutant's
     statistic below the line and the reference's above; `grade --data` then uses them (its report says so): the
-    reference gets full marks. (The mutant's own grading at the same seed is the calibration's run of it.)"""
-    data = _full_size(tmp_path / "full", 23000)
+    reference gets full marks. (The mutant's own grading at the same seed is the calibration's run of it.) Nothing
+    of this chain depends on the data's size: the full size is graded below, with the calibration measured there."""
+    data = _generated(tmp_path / "data", 2000, seed=11)
     code = cli.main(["calibrate", "--data", data.csv, "--seeds", "1", "--jobs", "2",
                      "--only", "reference", "ShuffledLabels", "--out", str(tmp_path / "calibration")])
     assert code == 0
     stored = json.loads((tmp_path / "calibration" / "thresholds.json").read_text())
-    assert stored["fingerprint"] == calibrations.fingerprint(data.csv, data.tokenizer) and stored["rows"] == 23000
+    assert stored["fingerprint"] == calibrations.fingerprint(data.csv, data.tokenizer) and stored["rows"] == 2000
     measured = stored["measured"]["separable"]
     assert measured["correct_runs"] == 1 and measured["mutant_runs"] == 1 and "kept" not in measured, measured
     assert measured["mutant_max"] < stored["thresholds"]["separable"] < measured["correct_min"]
@@ -166,6 +167,23 @@ def test_calibrate_then_grade_on_a_full_size_dataset(tmp_path, capsys):
     assert results["extra_data"]["calibration"].startswith("calibrated on " + data.csv)
     assert results["extra_data"]["warnings"] == []
 
+
+@pytest.mark.slow
+@pytest.mark.ci_only
+def test_full_size_data_graded_with_their_measured_calibration(tmp_path, capsys):
+    """23,000 generated headlines, the real FakeNewsNet's size: the calibration measured on exactly these data
+    (calibration/full-size/, 7 gradings: calibration/README.md) installed as `calibrate` installs one, then
+    `grade --data` in the sandbox: the reference gets full marks with those thresholds (its report says so)."""
+    data = _full_size(tmp_path / "full", 23000)
+    measured = json.loads((REPO / "calibration" / "full-size" / "thresholds.json").read_text())
+    assert measured["fingerprint"] == calibrations.fingerprint(data.csv, data.tokenizer), \
+        "the generator's 23,000 rows changed: measure calibration/full-size again (calibration/README.md)"
+    calibrations.save(calibrations.Calibration.from_json(measured, "calibration/full-size"), tmp_path / "installed")
+    code = cli.main(["grade", str(REFERENCE_NOTEBOOK), "--data", data.csv, "--out", str(tmp_path / "graded")])
+    results = json.loads((tmp_path / "graded" / "results.json").read_text())
+    assert code == 0 and results["score"] == 12, capsys.readouterr().out
+    assert results["extra_data"]["calibration"].startswith(f"calibrated on {measured['name']} (851177da4a265419)")
+    assert results["extra_data"]["warnings"] == []
 
 
 def test_only_calibrations_signed_with_the_grading_key_count(tmp_path, monkeypatch):

@@ -198,7 +198,7 @@ def test_student_check_fails_on_stubs_and_unanswered_questions(capsys):
     assert cli.main(["check", str(RELEASE_NOTEBOOK), "--out", ""]) == 1
     out = capsys.readouterr().out
     assert "Not answered yet: q1-answer, q2-answer" in out and "NotImplementedError" in out
-    assert cli.main(["check", str(REFERENCE_NOTEBOOK), "--out", ""]) == 0
+    # (the reference passes `check`: tests/test_grading.py, test_check_runs_only_public_checks)
 
 
 def _workflow_steps() -> dict[str, dict]:

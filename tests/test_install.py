@@ -29,10 +29,21 @@ CONSTRAINTS = REPO / "requirements" / "constraints.txt"
 
 
 @pytest.fixture(scope="module")
-def wheels(tmp_path_factory) -> dict[str, Path]:
+def wheels(tmp_path_factory, worker_id) -> dict[str, Path]:
+    """The two wheels, built once for the whole run (about 15 s), by whichever xdist worker asks first: the run's
+    temporary folder, shared by its workers, holds them under a file lock (pytest-xdist's pattern for a session
+    fixture made once). Without xdist, this session's own folder."""
+    from filelock import FileLock
+
     from autograder.build import build
 
-    return build(tmp_path_factory.mktemp("dist"))
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    out = shared / "wheels"
+    with FileLock(str(shared / "wheels.lock")):
+        if not (out / "constraints.txt").is_file():
+            build(out)
+    return {"grader": next(out.glob("rnn_embeddings_kit-*.whl")),
+            "student": next(out.glob("rnn_embeddings_student-*.whl")), "constraints": out / "constraints.txt"}
 
 
 @pytest.fixture(scope="module")
