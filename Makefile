@@ -4,14 +4,17 @@ VENV := .venv-tox
 TOX := $(VENV)/bin/tox
 PYTHON ?= python3
 
-.PHONY: demo test test-all bench dist sandbox postgres
+.PHONY: demo env test test-all bench dist sandbox postgres
 # The main job on the fixture: grade the reference solution, then run the solved lesson notebook. In the tests'
 # environment (the same pinned environment, made once when CI runs both): `--notest` makes it with the kit
 # installed, `tox exec` runs a command in it (and installs nothing itself).
-demo: $(TOX) sandbox
-	$(TOX) run -e py --notest
+demo: env sandbox
 	$(TOX) exec -e py -- autograder grade reference/rnn_embeddings.ipynb --out grading-output
 	$(TOX) exec -e py -- fakenews-lesson run --out lesson-output
+
+# The tests' pinned environment (.tox/py), with the kit installed.
+env: $(TOX)
+	$(TOX) run -e py --notest
 
 # The unit tier, the corpus (in-process) and the sandbox tier's default slice, on both cores (DEVELOPING.md). (Three
 # workers were tried: the CPU-bound gradings then share the cores and the longest chains, nbgrader over a course and

@@ -56,7 +56,9 @@ def merged(subjects: list) -> list:
     return result + guests  # a guest no host could take stays alone
 
 
-SUBJECTS = merged([corpus.Submission("reference", {})] + [s for s in corpus.ALL if has_top_level_code(s)])
+# Not the reference itself: its Check cells' verdicts in a kernel are those of the lesson's run (tests/test_notebooks.py,
+# every check passed) and its verdicts on the file are the engine's (tests/test_grading.py): the same comparison.
+SUBJECTS = merged([s for s in corpus.ALL if has_top_level_code(s)])
 # The hidden checks' test cells as the release has them (nbgrader takes the hidden tests out): a kernel the student
 # runs never trains for them, and what is compared here is the public checks.
 RELEASED_HIDDEN_CELLS = {cell.metadata.nbgrader.grade_id: cell.source
@@ -94,7 +96,7 @@ def _kernel_verdicts(path, tmp_path, monkeypatch) -> dict[str, bool]:
 
 @pytest.mark.parametrize("submission", SUBJECTS, ids=lambda s: s.name)
 def test_public_checks_in_the_kernel_equal_the_engines_on_the_file(submission, tmp_path, monkeypatch):
-    path = corpus.build(submission, tmp_path) if submission.edits else REFERENCE_NOTEBOOK
+    path = corpus.build(submission, tmp_path)
     in_kernel = _kernel_verdicts(path, tmp_path, monkeypatch)
     on_file = {v.check: v.passed for v in grade(path, public_only=True, runner=run_in_process, parallel=1).verdicts}
     assert in_kernel == on_file

@@ -48,14 +48,35 @@ def wheels(tmp_path_factory, worker_id) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def torch_dir(tmp_path_factory) -> Path:
-    """torch 2.13.0 and its dependencies, installed once (`pip install --target`) for the module's fresh venvs: the
-    docs' first step, "install torch 2.13.0", hard-linked into each venv's site-packages as pip would have left it.
-    The rest of each install (the wheel, its pinned dependencies, its commands) is made fresh in every venv."""
+    """torch 2.13.0 and what it requires, laid out as a site-packages, for the module's fresh venvs: the docs' first
+    step, "install torch 2.13.0". This environment's own copy (pip installed it from the same wheel, under the same
+    constraints), file by file as pip recorded them, hard-linked (copied where the two lie on different file
+    systems); each venv then links them in turn, as pip would have left them. The rest of each install (the wheel,
+    its pinned dependencies, its commands) is made fresh in every venv."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
     folder = tmp_path_factory.mktemp("torch")
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(folder),
-                           "torch==2.13.0"], timeout=900, capture_output=True, text=True, env=clean)
-    assert done.returncode == 0, done.stderr[-3000:]
+    wanted, seen = ["torch"], set()
+    while wanted:
+        dist = metadata.distribution(wanted.pop())
+        if dist.metadata["Name"].lower() in seen:
+            continue
+        seen.add(dist.metadata["Name"].lower())
+        wanted += [r.name for r in map(Requirement, dist.requires or [])
+                   if r.marker is None or r.marker.evaluate({"extra": ""})]
+        for file in dist.files or []:
+            source = Path(dist.locate_file(file))
+            if ".." in Path(file).parts or not source.is_file():  # its console scripts (bin/) are the venv's own
+                continue
+            target = folder / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copy2(source, target)
+    assert (folder / "torch" / "__init__.py").is_file() and "torch" in seen, seen
     return folder
 
 

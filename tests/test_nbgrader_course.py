@@ -117,8 +117,11 @@ def graded_course(tmp_path_factory):
         listener.close()
     assert runs["generate_assignment"].returncode == 0, runs["generate_assignment"].stderr
     from autograder.grade import grade
+    from autograder.runner import run_in_process
 
-    cli = {student: grade(students[student]) for student in MUTANTS}
+    # What `autograder grade` gives each mutant; graded by the trusted runner, whose verdicts are the sandbox's
+    # (tests/test_grading.py, test_the_trusted_runner_gives_the_sandboxs_verdicts).
+    cli = {student: grade(students[student], runner=run_in_process, parallel=1) for student in MUTANTS}
     assert (root / "submitted" / "zoe" / course.ASSIGNMENT / f"{course.ASSIGNMENT}.ipynb").read_bytes() == \
         students["zoe"].read_bytes(), "a kernel rewrote a classmate's submission"
     return root, runs, cli
