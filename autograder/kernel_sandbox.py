@@ -158,10 +158,36 @@ def main(argv: list[str]) -> int:
     kit = _stage(Path(tempfile.mkdtemp(prefix="kernel-kit-")))
     sandboxed = command(connection_file, notebook_dir, kit)
     if sandboxed is None:
+        shutil.rmtree(kit, ignore_errors=True)
         print("autograder: bubblewrap cannot run here; this kernel is not sandboxed", flush=True)
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, QUIET])
-    os.execvp(sandboxed[0], sandboxed)
-    return 1
+    return _run_then_remove(sandboxed, kit)
+
+
+def _run_then_remove(argv: list[str], kit: Path) -> int:
+    """Runs bubblewrap as this process's child (it dies with it: --die-with-parent) and removes the kit's copy when
+    the kernel ends: one copy per kernel, about 400 KB, had stayed in the temporary folder for good. The kernel
+    manager's signals reach the kernel as before: an interrupt goes to the process group (bubblewrap's and the
+    kernel's too), which this process ignores; a shutdown's SIGTERM to this process is passed on."""
+    import signal
+    import subprocess
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # the child starts with the default disposition of SIGINT, as bubblewrap did when it replaced this process
+        process = subprocess.Popen(argv, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+        def forward(signum, frame):
+            try:
+                process.send_signal(signum)
+            except ProcessLookupError:
+                pass
+
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(signum, forward)
+        code = process.wait()
+    finally:
+        shutil.rmtree(kit, ignore_errors=True)
+    return code if code >= 0 else 128 - code
 
 
 if __name__ == "__main__":
