@@ -80,9 +80,8 @@ def torch_dir(tmp_path_factory) -> Path:
     return folder
 
 
-def _venv(folder: Path, wheel: Path | None, torch: Path) -> Path:
-    """A fresh venv with torch 2.13.0 (from `torch`) and, when given, the wheel (pinned constraints); returns its
-    bin/."""
+def _venv(folder: Path, wheel: Path, torch: Path) -> Path:
+    """A fresh venv with torch 2.13.0 (from `torch`) and the wheel (pinned constraints); returns its bin/."""
     # A clean environment: an earlier test may have loaded a course's nbgrader_config.py in this process, which
     # puts the checkout on PYTHONPATH; pip would then find the kit "already satisfied" and install nothing.
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -98,16 +97,15 @@ def _venv(folder: Path, wheel: Path | None, torch: Path) -> Path:
     pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     found = subprocess.run([*pip[:3], "show", "torch"], capture_output=True, text=True, timeout=120, env=clean)
     assert "Version: 2.13.0" in found.stdout, found.stdout + found.stderr
-    if wheel is not None:
-        shipped = wheel.parent / "constraints.txt"  # autograder build writes it beside the wheels
-        assert shipped.read_bytes() == CONSTRAINTS.read_bytes()
-        done = subprocess.run([*pip, "-c", str(shipped), str(wheel)], timeout=1200, capture_output=True,
-                              text=True, env=clean)
-        assert done.returncode == 0, done.stderr[-3000:]
-        found = subprocess.run([str(folder / "bin" / "python"), "-c", "import autograder; print(autograder.__file__)"],
-                               cwd=folder, capture_output=True, text=True, timeout=120, env=clean)
-        assert found.stdout.startswith(str(folder)), (found.stdout, found.stderr, done.stdout[-2000:])
-        assert (folder / "bin" / "autograder").is_file()
+    shipped = wheel.parent / "constraints.txt"  # autograder build writes it beside the wheels
+    assert shipped.read_bytes() == CONSTRAINTS.read_bytes()
+    done = subprocess.run([*pip, "-c", str(shipped), str(wheel)], timeout=1200, capture_output=True,
+                          text=True, env=clean)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = subprocess.run([str(folder / "bin" / "python"), "-c", "import autograder; print(autograder.__file__)"],
+                           cwd=folder, capture_output=True, text=True, timeout=120, env=clean)
+    assert found.stdout.startswith(str(folder)), (found.stdout, found.stderr, done.stdout[-2000:])
+    assert (folder / "bin" / "autograder").is_file()
     return folder / "bin"
 
 
