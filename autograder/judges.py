@@ -34,7 +34,9 @@ def shapes(v, outcome, ctx: Context) -> None:
 def _losses_problem(losses: dict, epochs: int) -> str | None:
     """What is wrong with the returned losses for train_returns_losses: their type, their number, their values."""
     if losses.get("values") is not None and not losses["plain"]:
-        return f"train returned a list of {', '.join(losses['kinds'])}, not of Python floats"
+        if losses["type"] in ("list", "tuple"):
+            return f"train returned a list of {', '.join(losses['kinds'])}, not of Python floats"
+        return f"train returned a {losses['type']} of {', '.join(losses['kinds'])}, not a list of Python floats"
     return values_problem(losses, epochs)
 
 

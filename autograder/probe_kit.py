@@ -31,24 +31,43 @@ def state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def number(value) -> float | None:
-    """A loss as a float: a Python number, or a one-element floating tensor (what `loss` is before `.item()`)."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    """A loss as a float: a Python or NumPy number, or a one-element floating tensor or NumPy array (what `loss` is
+    before `.item()`, or after `.numpy()`)."""
+    import numpy as np
+
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         return float(value)
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
         return float(value.detach().to("cpu", torch.float64).reshape(()))
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind == "f":
+        return float(value.reshape(()))
     return None
 
 
 def returned_losses(value) -> dict:
-    """What train() returned: its type, the kinds of its items, whether they are all plain Python numbers, and the
+    """What train() returned: its type, the kinds of its items, whether they are plain numbers (no tensors), and the
     numbers if every item is one (one-element tensors included: their values are compared with the real losses by
-    loss_decreases, their type is train_returns_losses' business)."""
+    loss_decreases, their type is train_returns_losses' business). A 1-D floating array of losses (NumPy, or a
+    tensor that holds no autograd graph) is a list of numbers as a notebook uses it: printed, plotted, indexed."""
+    import numpy as np
+
+    if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 1 and (
+            value.dtype.kind == "f" if isinstance(value, np.ndarray) else value.is_floating_point()):
+        if isinstance(value, np.ndarray):
+            values, plain, kinds = [float(v) for v in value.astype(np.float64)], True, [str(value.dtype)]
+        else:
+            plain = not value.requires_grad  # a stack of `loss` tensors keeps every epoch's graph alive
+            values = value.detach().to("cpu", torch.float64).tolist()
+            kinds = [str(value.dtype).removeprefix("torch.") + ("" if plain else " that requires grad")]
+        return {"type": type(value).__name__, "kinds": kinds, "length": len(values), "values": values, "plain": plain}
     if not isinstance(value, (list, tuple)):
         return {"type": type(value).__name__, "kinds": [], "length": 0, "values": None, "plain": False}
     value = list(value)
     kinds = sorted({type(v).__name__ for v in value})[:10]
-    plain = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
     values = [number(v) for v in value]
+    # Numbers as Python and NumPy have them (`loss.item()`, `loss.detach().cpu().numpy()`); a tensor is not one: a
+    # `loss` kept whole holds its epoch's autograd graph.
+    plain = all(n is not None and not isinstance(v, torch.Tensor) for v, n in zip(value, values))
     values = values if all(v is not None for v in values) else None
     return {"type": type(value).__name__, "kinds": kinds, "length": len(value), "values": values, "plain": plain}
 

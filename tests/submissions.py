@@ -84,6 +84,8 @@ MUTANTS = (
                {"summarize_is_last_state": "matches none of the RNN's states"}),
     Submission("SummarizeReturnsLastEmbedding", summarize("        return x[:, -1, :]\n"),
                {"summarize_is_last_state": "the last embedded token: the RNN is not used"}),
+    Submission("SummarizeSqueezesEveryAxis", summarize("        _, h_n = self.rnn(x)\n        return h_n.squeeze()\n"),
+               {"shapes": "summarize returned shape (2,) for batch 1"}),  # right on the lesson's data, wrong on one row
     Submission("MeanSummaryReturnsLastState", mean("        outputs, _ = self.rnn(x)\n        return outputs[:, -1]\n"),
                {"mean_summary": "matches none of the RNN's states"}),
     Submission("MeanOverTheBatchAxis", mean("        outputs, _ = self.rnn(x)\n        return outputs.mean(dim=0)\n"),
@@ -102,6 +104,9 @@ MUTANTS = (
                {"loss_decreases": "train returned"}),
     Submission("ReturnsLossTensors", _replace("losses.append(loss.item())", "losses.append(loss)"),
                {"train_returns_losses": "list of Tensor, not of Python floats"}),
+    Submission("StacksTheLossTensors", {"train": TRAIN_HEAD + REFERENCE_LOOP.replace(
+        "losses.append(loss.item())", "losses.append(loss)").replace("    return losses\n", "    return torch.stack(losses)\n")},
+               {"train_returns_losses": "a Tensor of float32 that requires grad, not a list of Python floats"}),
     Submission("ReturnsOneLossPerMinibatch", loop(  # 64 rows in the spied 3-epoch run: one batch, the right count
         "    model.to(device)\n    tokens, y = tokens.to(device), y.to(device).float()\n"
         "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n    losses = []\n"
@@ -284,6 +289,10 @@ VARIANTS = VARIANTS + MODULE_LEVEL_VARIANTS + (
     Submission("DeviceFromTheParameters", _replace("    tokens, y = tokens.to(device), y.to(device).float()\n",
                                                    "    where = next(model.parameters()).device\n"
                                                    "    tokens, y = tokens.to(where), y.to(where).float()\n")),
+    # The losses as a notebook uses them (printed, plotted, indexed) in another container, or as NumPy numbers.
+    Submission("ReturnsANumpyArray", _replace("    return losses\n", "    return np.array(losses)\n")),
+    Submission("ReturnsATensorOfFloats", _replace("    return losses\n", "    return torch.tensor(losses)\n")),
+    Submission("AppendsNumpyLosses", _replace("losses.append(loss.item())", "losses.append(loss.detach().cpu().numpy())")),
     # Jupyter runs a cell under %%time or %%capture in the notebook's namespace: its definitions count.
     Submission("TrainCellUnderTime", {"train": "%%time\n" + TRAIN_HEAD + REFERENCE_LOOP}),
     Submission("ModelCellUnderCapture", {"ClassifierWithRNN": "%%capture captured\n" + RNN_HEAD +

@@ -4,6 +4,7 @@ on real notebooks; these say which data gives which verdict."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -75,6 +76,24 @@ def test_summarize_is_last_state_names_the_wrong_summary(form, diagnosis):
     assert not v.passed and diagnosis in v.observed and "outputs[:, -1, :]" in v.fix
 
 
+@pytest.mark.parametrize("name", ["summarize_is_last_state", "mean_summary"])
+def test_a_squeezed_batch_of_one_costs_the_shapes_check_only(name):
+    """`h_n.squeeze()` returns (hidden_dim,) for a batch of 1: `shapes` says so (its point); which state the summary
+    is, is judged on the values. A shape that is not a squeeze of the right one stays each summary judge's failure."""
+    probe, form = ("rnn_model", "last") if name == "summarize_is_last_state" else ("mean_model", "mean")
+    data = canned.model_cases(form)
+    one = next(i for i, c in enumerate(canned.plan().cases) if c.case.batch == 1)
+    data["cases"][one]["summary"] = data["cases"][one]["summary"].reshape(-1)
+    data["cases"][one]["logits"] = data["cases"][one]["logits"].reshape(-1)
+    assert judge(name, canned.outcome(probe, data)).passed
+    shapes = judge("shapes", canned.outcome("rnn_model", data))
+    assert not shapes.passed and "summarize returned shape (2,) for batch 1" in shapes.observed
+    wrong = canned.model_cases(form)
+    wrong["cases"][one]["summary"] = torch.zeros(1, 3)
+    v = judge(name, canned.outcome(probe, wrong))
+    assert not v.passed and "summarize returned shape (1, 3) for batch 1" in v.observed
+
+
 @pytest.mark.parametrize("form", ["mean", "masked_mean"])
 def test_mean_summary_accepts_both_means(form):
     assert judge("mean_summary", canned.outcome("mean_model", canned.model_cases(form))).passed
@@ -109,6 +128,35 @@ def test_train_returns_losses_names_tensors_and_wrong_counts():
     assert not v.passed and "not of Python floats" in v.observed and "loss.item()" in v.fix
     v = judge("train_returns_losses", canned.outcome("loop", canned.loop(canned.losses([0.69] * 6))), confirmed())
     assert not v.passed and "returned 6 losses for epochs=3" in v.observed
+
+
+@pytest.mark.parametrize(("returned", "observed"), [
+    (lambda: [0.69, 0.68, 0.67], None),
+    (lambda: (0.69, 0.68, 0.67), None),
+    (lambda: np.array([0.69, 0.68, 0.67]), None),  # np.array(losses): printed, plotted, indexed as the list is
+    (lambda: np.array([0.69, 0.68, 0.67], dtype=np.float32), None),
+    (lambda: torch.tensor([0.69, 0.68, 0.67]), None),  # torch.tensor(losses): no autograd graph in it
+    (lambda: [np.float32(0.69), np.array(0.68, dtype=np.float32), 0.67], None),  # loss.detach().cpu().numpy()
+    (lambda: [torch.tensor(v, requires_grad=True) * 1 for v in (0.69, 0.68, 0.67)],
+     "train returned a list of Tensor, not of Python floats"),
+    (lambda: torch.stack([torch.tensor(v, requires_grad=True) * 1 for v in (0.69, 0.68, 0.67)]),
+     "train returned a Tensor of float32 that requires grad, not a list of Python floats"),
+    (lambda: np.array([[0.69, 0.68, 0.67]]), "train returned a ndarray, not a list of losses"),
+    (lambda: {"loss": 0.69}, "train returned a dict, not a list of losses"),
+    (lambda: ["0.69", 0.68, 0.67], "train returned a list of float, str, not of Python floats"),
+])
+def test_train_returns_losses_judges_what_train_returned_as_the_worker_describes_it(returned, observed):
+    """What train() returned, described by the worker (probe_kit.returned_losses), through the border, judged: a
+    container of plain numbers passes; tensors, which keep their autograd graph, do not; and loss_decreases gets the
+    values whenever there are numbers to compare (its own business)."""
+    from autograder.probe_kit import returned_losses
+
+    losses = returned_losses(returned())
+    v = judge("train_returns_losses", canned.outcome("loop", canned.loop(losses)), confirmed())
+    assert v.passed is (observed is None), v.observed
+    if observed:
+        assert v.observed == observed and "loss.item()" in v.fix
+    assert (losses["values"] is not None) is (observed is None or "Tensor" in observed)
 
 
 def test_train_returns_losses_counts_the_losses_of_every_training_run(trained):

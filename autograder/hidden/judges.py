@@ -67,6 +67,19 @@ def _diagnose(state, x, summary) -> tuple[str, bool]:
     return "your summary matches none of the RNN's states (is the RNN applied to x, with your own self.rnn?)", False
 
 
+def _with_unit_axes(case, result: dict) -> dict:
+    """The case's result with its axes of size 1 put back: a summary of shape (hidden_dim,) for a batch of 1
+    (`h_n.squeeze()`), and the logits that follow from it, are the `shapes` check's to judge (a point); which state
+    the summary is stays this judge's. Any other shape is left as it came, for case_problem to name."""
+    fixed = dict(result)
+    for key, shape in (("summary", (case.batch, case.hidden_dim)), ("logits", (case.batch, 1))):
+        value = result.get(key)
+        if isinstance(value, torch.Tensor) and tuple(value.shape) != shape \
+                and [d for d in value.shape if d != 1] == [d for d in shape if d != 1]:
+            fixed[key] = value.reshape(shape)
+    return fixed
+
+
 def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expected: str, fix: str) -> None:
     if probe_failed(v, outcome, expected, ctx):
         return
@@ -75,6 +88,7 @@ def _judge_summary(v, outcome, ctx: Context, *, accepted: dict[str, str], expect
     mismatches = []
     for planned, result in zip(ctx.plan.cases, outcome.data["cases"]):
         case = planned.case
+        result = _with_unit_axes(case, result)
         problem = case_problem(case, result, what="building the model or calling summarize", ctx=ctx)
         if problem and mismatches:  # an earlier input already showed what the summary is
             break
