@@ -42,21 +42,19 @@ def kernelspec(folder: Path) -> Path:
     return spec
 
 
-def _stage(folder: Path) -> Path:
+def _kit_binds() -> list[str]:
+    """bubblewrap's arguments that show the kernel, read-only at /kit, the modules a test cell imports and the
+    fixture, each bound from the installed kit: nothing is copied, so nothing stays behind however the kernel ends
+    (a kernel manager ends a kernel that does not stop with SIGKILL)."""
     from autograder import sandbox
-
-    package = folder / "autograder"
-    package.mkdir(parents=True)
     from autograder.resources import fixture_dir
 
+    argv = ["--dir", "/kit", "--dir", "/kit/autograder", "--dir", "/kit/autograder/fixture"]
     for name in KERNEL_MODULES:
-        shutil.copy2(sandbox.KIT / name, package / name)
-    (package / "fixture").mkdir()
+        argv += ["--ro-bind", str(sandbox.KIT / name), f"/kit/autograder/{name}"]
     for name in FIXTURE_FILES:
-        shutil.copy2(fixture_dir() / name, package / "fixture" / name)
-    for path in [folder, package, *folder.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return folder
+        argv += ["--ro-bind", str(fixture_dir() / name), f"/kit/autograder/fixture/{name}"]
+    return argv
 
 
 def kernel_over_ipc():
@@ -98,7 +96,7 @@ def _ipc_folder(connection_file: str) -> str | None:
     return os.path.dirname(str(info["ip"]))
 
 
-def command(connection_file: str, notebook_dir: Path, kit: Path) -> list[str] | None:
+def command(connection_file: str, notebook_dir: Path) -> list[str] | None:
     """The argv that runs the kernel in bubblewrap, or None where it cannot. Over IPC (the course's kernel manager)
     the kernel gets a network namespace of its own; over TCP (another kernel manager) it keeps the grader's, which
     nbgrader's channels need."""
@@ -127,7 +125,7 @@ def command(connection_file: str, notebook_dir: Path, kit: Path) -> list[str] | 
     argv += ["--ro-bind-try", "/etc/fonts", "/etc/fonts"]
     for path in sandbox._hidden_paths():
         argv += ["--tmpfs", path]
-    argv += ["--ro-bind", str(kit), "/kit", "--bind", str(notebook_dir), str(notebook_dir)]
+    argv += _kit_binds() + ["--bind", str(notebook_dir), str(notebook_dir)]
     if sockets is not None:  # the only way in or out: the folder of its own sockets
         argv[1:1] = ["--unshare-net"]
         argv += ["--bind", sockets, sockets]
@@ -154,40 +152,11 @@ QUIET = "--IPKernelApp.log_level=CRITICAL"
 
 def main(argv: list[str]) -> int:
     connection_file = argv[0]
-    notebook_dir = Path.cwd().resolve()
-    kit = _stage(Path(tempfile.mkdtemp(prefix="kernel-kit-")))
-    sandboxed = command(connection_file, notebook_dir, kit)
+    sandboxed = command(connection_file, Path.cwd().resolve())
     if sandboxed is None:
-        shutil.rmtree(kit, ignore_errors=True)
         print("autograder: bubblewrap cannot run here; this kernel is not sandboxed", flush=True)
-        os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, QUIET])
-    return _run_then_remove(sandboxed, kit)
-
-
-def _run_then_remove(argv: list[str], kit: Path) -> int:
-    """Runs bubblewrap as this process's child (it dies with it: --die-with-parent) and removes the kit's copy when
-    the kernel ends: one copy per kernel, about 400 KB, had stayed in the temporary folder for good. The kernel
-    manager's signals reach the kernel as before: an interrupt goes to the process group (bubblewrap's and the
-    kernel's too), which this process ignores; a shutdown's SIGTERM to this process is passed on."""
-    import signal
-    import subprocess
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:  # the child starts with the default disposition of SIGINT, as bubblewrap did when it replaced this process
-        process = subprocess.Popen(argv, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-
-        def forward(signum, frame):
-            try:
-                process.send_signal(signum)
-            except ProcessLookupError:
-                pass
-
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(signum, forward)
-        code = process.wait()
-    finally:
-        shutil.rmtree(kit, ignore_errors=True)
-    return code if code >= 0 else 128 - code
+        sandboxed = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, QUIET]
+    os.execvp(sandboxed[0], sandboxed)  # the kernel manager's signals reach bubblewrap (or the kernel) itself
 
 
 if __name__ == "__main__":

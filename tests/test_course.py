@@ -284,7 +284,8 @@ def test_the_sandboxed_kernel_has_no_network_and_leaves_no_socket(tmp_path, monk
     """Issue 19: the course's kernel, started as nbgrader's Execute starts it (its kernel manager, the course's
     kernelspec), runs as the sandbox's uid and cannot reach a listener on the grader's loopback (an `autograder
     batch` scheduler, a gradebook): nbgrader talks to it over Unix sockets and it has a network namespace of its own.
-    Its socket folder goes with it, and so does its copy of the kit (the launcher's temporary folder, here its own)."""
+    Its socket folder goes with it, and it leaves nothing in its temporary folder (here its own): the kit's modules
+    are bound into the sandbox, not copied."""
     import socket
     import tempfile
 
@@ -298,7 +299,7 @@ def test_the_sandboxed_kernel_has_no_network_and_leaves_no_socket(tmp_path, monk
     kernel_sandbox.kernelspec(tmp_path)
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     before = set(Path(tempfile.gettempdir()).glob("autograder-kernel-*"))
-    launcher_tmp = tmp_path / "launcher-tmp"  # where the kernel's launcher stages its kit (its TMPDIR)
+    launcher_tmp = tmp_path / "launcher-tmp"  # the kernel's launcher's TMPDIR
     launcher_tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(launcher_tmp))
     with socket.create_server(("127.0.0.1", 0)) as listener:
@@ -314,4 +315,4 @@ def test_the_sandboxed_kernel_has_no_network_and_leaves_no_socket(tmp_path, monk
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     assert printed.startswith(f"{sandbox.SANDBOX_UID}\n") and "refused" in printed and "reached" not in printed
     assert set(Path(tempfile.gettempdir()).glob("autograder-kernel-*")) == before
-    assert not list(launcher_tmp.iterdir()), "the kernel's copy of the kit stayed behind"
+    assert not list(launcher_tmp.iterdir()), "the kernel's launcher left files behind"
