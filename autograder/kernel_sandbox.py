@@ -43,18 +43,15 @@ def kernelspec(folder: Path) -> Path:
 
 
 def _kit_binds() -> list[str]:
-    """bubblewrap's arguments that show the kernel, read-only at /kit, the modules a test cell imports and the
-    fixture, each bound from the installed kit: nothing is copied, so nothing stays behind however the kernel ends
-    (a kernel manager ends a kernel that does not stop with SIGKILL)."""
+    """The modules a test cell imports and the fixture, read-only at /kit, bound from the installed kit
+    (sandbox.kit_binds): nothing is copied, so nothing stays behind however the kernel ends (a kernel manager ends
+    a kernel that does not stop with SIGKILL)."""
     from autograder import sandbox
     from autograder.resources import fixture_dir
 
-    argv = ["--dir", "/kit", "--dir", "/kit/autograder", "--dir", "/kit/autograder/fixture"]
-    for name in KERNEL_MODULES:
-        argv += ["--ro-bind", str(sandbox.KIT / name), f"/kit/autograder/{name}"]
-    for name in FIXTURE_FILES:
-        argv += ["--ro-bind", str(fixture_dir() / name), f"/kit/autograder/fixture/{name}"]
-    return argv
+    files = {f"autograder/{name}": sandbox.KIT / name for name in KERNEL_MODULES}
+    files.update({f"autograder/fixture/{name}": fixture_dir() / name for name in FIXTURE_FILES})
+    return sandbox.kit_binds(files)
 
 
 def kernel_over_ipc():

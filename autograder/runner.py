@@ -7,6 +7,7 @@ others are recorded as timed out. Nothing here raises because of the student's c
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -153,11 +154,14 @@ def run_worker(job, probes: list[str], *, recipe: Recipe, device: str, timeout, 
 
     box = sandbox or sandboxes.best()
     run = WorkerRun(isolation=box.level)
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp, box.lease_uid() as uid:
-        base = Path(tmp)
-        base.chmod(0o755)  # the sandbox's uid must reach the kit (and, below bwrap, its job folder)
-        kit, job_dir = sandboxes.stage_kit(base / "kit"), base / "job"
-        if box.level != "bwrap":  # bwrap: /job is a size-capped tmpfs inside the sandbox, nothing on the host
+    with contextlib.ExitStack() as stack:
+        uid = stack.enter_context(box.lease_uid())
+        if box.level == "bwrap":  # the kit's files bound read-only, /job a size-capped tmpfs: nothing on the host
+            base, kit, job_dir = Path("/"), None, None  # bwrap's --chdir /job
+        else:
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="autograder-")))
+            base.chmod(0o755)  # the sandbox's uid must reach the kit and its job folder
+            kit, job_dir = sandboxes.stage_kit(base / "kit"), base / "job"
             (job_dir / "tmp").mkdir(parents=True)
             if uid is not None:
                 for path in (job_dir, job_dir / "tmp"):

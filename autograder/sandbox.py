@@ -99,9 +99,10 @@ class Sandbox:
             return
         raise RuntimeError(f"all {len(UID_RANGE)} sandbox uids are in use")
 
-    def command(self, job: Path, kit: Path, python_args: list[str], uid: int | None = None) -> list[str]:
-        """argv that runs `python python_args` in the sandbox; paths in `python_args` are as seen inside. `job`:
-        the worker's folder outside bwrap (inside, /job is a tmpfs of its own)."""
+    def command(self, job: Path | None, kit: Path | None, python_args: list[str], uid: int | None = None) -> list[str]:
+        """argv that runs `python python_args` in the sandbox; paths in `python_args` are as seen inside. `job` and
+        `kit`: the worker's folder and its copy of the kit (stage_kit), for the levels without bubblewrap; bwrap
+        needs neither (/job is a tmpfs of its own, the kit's files are bound from where they lie)."""
         python = sys.executable
         uid = SANDBOX_UID if uid is None else uid
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -124,8 +125,8 @@ class Sandbox:
                 argv += ["--dev-bind", device, device]
             if gpus:
                 argv += ["--ro-bind-try", "/sys", "/sys"]
-            argv += ["--ro-bind", str(kit), "/kit",
-                     "--perms", "0777", "--size", str(WRITABLE_BYTES), "--tmpfs", "/job"]
+            argv += kit_binds(worker_files())  # `kit` (a copy, for the other levels) is not needed here
+            argv += ["--perms", "0777", "--size", str(WRITABLE_BYTES), "--tmpfs", "/job"]
             argv += ["--chdir", "/job", "--clearenv"]
             for key, value in _environment("/kit", "/tmp").items():
                 argv += ["--setenv", key, value]
@@ -138,7 +139,7 @@ class Sandbox:
             return [python, *python_args]
         return self.limits.prlimit() + [python, *python_args]
 
-    def environment(self, kit: Path, job: Path | None = None) -> dict[str, str]:
+    def environment(self, kit: Path | None, job: Path | None = None) -> dict[str, str]:
         """The environment the sandbox command starts with: nothing of the grader's (bwrap clears it again)."""
         if self.level == "bwrap":
             return _environment("/kit", "/tmp")
@@ -217,21 +218,39 @@ def _hidden_paths() -> list[str]:
     return [str(KIT)] if any(str(KIT).startswith(p.rstrip("/") + "/") for p in runtime) else []
 
 
-def stage_kit(folder: Path) -> Path:
-    """Copies the worker's modules (and the lesson's helper module, which notebooks import) into folder/: the only
-    part of the kit the sandbox sees, mounted read-only at /kit."""
-    package = folder / "autograder"
-    package.mkdir(parents=True)
+def worker_files() -> dict[str, Path]:
+    """What the worker sees of the kit, by its path under /kit: the worker's modules and the lesson's helper module,
+    which notebooks import. `autograder.hidden` is then a namespace package holding only the hidden probes: not the
+    hidden checks' registry."""
     from autograder.resources import lesson_file
 
-    for name in WORKER_MODULES:
-        if (KIT / name).is_file():  # the student package has no hidden/
-            (package / name).parent.mkdir(exist_ok=True)
-            shutil.copy2(KIT / name, package / name)
-    if (package / "hidden").is_dir():
-        (package / "hidden" / "__init__.py").write_text("")  # the probes only: not the hidden checks' registry
-    shutil.copy2(lesson_file("fakenews_lesson.py"), folder / "fakenews_lesson.py")
-    for path in [folder, package, *folder.rglob("*")]:
+    files = {f"autograder/{name}": KIT / name for name in WORKER_MODULES if (KIT / name).is_file()}
+    files["fakenews_lesson.py"] = lesson_file("fakenews_lesson.py")
+    return files
+
+
+def kit_binds(files: dict[str, Path]) -> list[str]:
+    """bubblewrap's arguments that show `files` (path under /kit -> the file on the host) read-only at /kit, each
+    bound from where it lies (even below a folder the sandbox hides): nothing is copied, so nothing stays on the host
+    however the sandbox ends."""
+    argv, made = [], set()
+    for inside, host in files.items():
+        parents = Path("/kit", inside).parents
+        for parent in reversed(parents[:-1]):  # from /kit down, "/" excluded
+            if str(parent) not in made:
+                made.add(str(parent))
+                argv += ["--perms", "0755", "--dir", str(parent)]
+        argv += ["--ro-bind", str(host), f"/kit/{inside}"]
+    return argv
+
+
+def stage_kit(folder: Path) -> Path:
+    """Copies the worker's files (worker_files) into folder/: the only part of the kit the worker sees, at the levels
+    without bubblewrap (which binds them: kit_binds)."""
+    for inside, host in worker_files().items():
+        (folder / inside).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(host, folder / inside)
+    for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return folder
 
