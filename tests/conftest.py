@@ -104,7 +104,7 @@ def with_a_reachable_python(argv: list[str]) -> list[str]:
     pyenv = next(p for p in [Path(sys.base_prefix).resolve(), *Path(sys.base_prefix).resolve().parents]
                  if p.parent == home)
     script = ('set -e; keep=$(mktemp -d); mount --bind "$1" "$keep"; mount -t tmpfs -o mode=0755 tmpfs /root; '
-              'mkdir -p "$1"; mount --bind "$keep" "$1"; shift; exec "$@"')
+              'mkdir -p "$1"; mount --bind "$keep" "$1"; umount "$keep"; rmdir "$keep"; shift; exec "$@"')
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", str(pyenv), *argv]
 
 
