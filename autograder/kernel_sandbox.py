@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
+import weakref
 from pathlib import Path
 
 KERNEL_NAME = "rnn-sandboxed"
@@ -57,7 +58,7 @@ def _kit_binds() -> list[str]:
 def kernel_over_ipc():
     """The kernel manager nbgrader's Execute uses for the course (autograder.nbgrader_plugins): jupyter_client's,
     with the IPC transport and its sockets in a fresh private folder (`<folder>/kernel-1` ... `-5`), owned by the
-    sandbox's uid where nbgrader runs as root. The folder is removed with the kernel."""
+    sandbox's uid where nbgrader runs as root. The folder is removed with the kernel, or with its manager."""
     from jupyter_client import AsyncKernelManager
     from traitlets import default
 
@@ -70,6 +71,9 @@ def kernel_over_ipc():
             from autograder import sandbox
 
             self._ipc_folder = tempfile.mkdtemp(prefix="autograder-kernel-")
+            # Removed with the kernel (below), and in any case when this manager goes or the process exits: a
+            # manager whose kernel died is not always shut down, and its folder stayed behind.
+            weakref.finalize(self, shutil.rmtree, self._ipc_folder, True)
             if os.geteuid() == 0:
                 os.chown(self._ipc_folder, sandbox.SANDBOX_UID, sandbox.SANDBOX_UID)
             return os.path.join(self._ipc_folder, "kernel")
@@ -115,7 +119,9 @@ def command(connection_file: str, notebook_dir: Path) -> list[str] | None:
             "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev",
             "--perms", "1777", "--size", str(sandbox.WRITABLE_BYTES), "--tmpfs", "/tmp"]
     runtime = sandbox._runtime_paths()
-    for parent in sandbox._parents(list(runtime) + [str(notebook_dir)]):
+    # Every folder on the way to what is bound (the notebook's, the sockets') is made traversable: bubblewrap would
+    # make a missing one as private as the host's (a TMPDIR of mode 0700 killed every kernel before it started).
+    for parent in sandbox._parents(list(runtime) + [str(notebook_dir)] + ([sockets] if sockets else [])):
         argv += ["--perms", "0755", "--dir", parent]
     for path in runtime:
         argv += ["--ro-bind", path, path]

@@ -22,6 +22,8 @@ import html
 import re
 import shutil
 import socket
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -109,12 +111,21 @@ def graded_course(tmp_path_factory):
     for student, notebook in students.items():
         _submit(root, student, notebook)
     runs = {}
+    # nbgrader's temporary folder, private (mode 0700, as a TMPDIR of one's own is) and short (the kernels' sockets
+    # live in it): the kernels run from it and leave nothing of theirs there (torch's compiler cache may stay)
+    scratch = Path(tempfile.mkdtemp(prefix="nbg-"))
     try:
-        for command in (("generate_assignment", course.ASSIGNMENT), ("autograde", course.ASSIGNMENT),
-                        ("generate_feedback", course.ASSIGNMENT), ("export",)):
-            runs[command[0]] = course.nbgrader(root, *command, timeout=1200)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("TMPDIR", str(scratch))
+            for command in (("generate_assignment", course.ASSIGNMENT), ("autograde", course.ASSIGNMENT),
+                            ("generate_feedback", course.ASSIGNMENT), ("export",)):
+                runs[command[0]] = course.nbgrader(root, *command, timeout=1200)
+        left = sorted(p.name for p in scratch.iterdir() if p.name.startswith(("autograder-", "kernel-kit-")))
     finally:
         listener.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    print("AUTOGRADE-ERR", runs["autograde"].stderr[-3000:])
+    assert not left, f"nbgrader's kernels left {left} in its temporary folder"
     assert runs["generate_assignment"].returncode == 0, runs["generate_assignment"].stderr
     from autograder.grade import grade
     from autograder.runner import run_in_process
