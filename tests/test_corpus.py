@@ -19,7 +19,11 @@ pytestmark = pytest.mark.slow
 grade = functools.partial(grading.grade, runner=run_in_process, parallel=1)
 # CI only: 500 epochs of minibatches; and the cells under %%time and %%capture, whose extraction is unit-tested
 # (tests/test_notebook.py) and which the kernel differential runs too.
-SLOW_VARIANTS = {"MinibatchLoop", "TrainCellUnderTime", "ModelCellUnderCapture"}
+SLOW_VARIANTS = {"MinibatchLoop", "TrainCellUnderTime", "ModelCellUnderCapture",
+                 # the losses in other containers: the rule is unit-tested on each (tests/test_judges.py)
+                 "ReturnsANumpyArray", "ReturnsATensorOfFloats", "AppendsNumpyLosses"}
+# CI only, the same way: a stack of loss tensors, a squeezed batch axis (tests/test_judges.py has each rule)
+SLOW_MUTANTS = {"StacksTheLossTensors", "SummarizeSqueezesEveryAxis"}
 
 
 # Mutants graded on every check: one bug costs its own checks and no other (the rest are graded on their targets).
@@ -31,7 +35,8 @@ ONE_BUG = {"MeanSummaryReturnsLastState": {"mean_summary"}, "MovesModelNotData":
            "HardCodedCuda": {"device_placement"}}  # also on a grader without a GPU: trained on its CPU (spy.CudaOnCpu)
 
 
-@pytest.mark.parametrize("submission", MUTANTS, ids=lambda s: s.name)
+@pytest.mark.parametrize("submission", [pytest.param(s, marks=pytest.mark.ci_only) if s.name in SLOW_MUTANTS else s
+                                        for s in MUTANTS], ids=lambda s: s.name)
 def test_mutant_fails_the_check_it_targets(submission, tmp_path):
     """Does each mutant fail the check it targets, with the message that names its bug (and, for ONE_BUG, no other
     check)?"""
