@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 
 from autograder.recipe import Recipe
@@ -33,8 +34,6 @@ def state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def number(value) -> float | None:
     """A loss as a float: a Python or NumPy number, or a one-element floating tensor or NumPy array (what `loss` is
     before `.item()`, or after `.numpy()`)."""
-    import numpy as np
-
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         return float(value)
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
@@ -49,12 +48,10 @@ def returned_losses(value) -> dict:
     numbers if every item is one (one-element tensors included: their values are compared with the real losses by
     loss_decreases, their type is train_returns_losses' business). A 1-D floating array of losses (NumPy, or a
     tensor that holds no autograd graph) is a list of numbers as a notebook uses it: printed, plotted, indexed."""
-    import numpy as np
-
     if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 1 and (
             value.dtype.kind == "f" if isinstance(value, np.ndarray) else value.is_floating_point()):
         if isinstance(value, np.ndarray):
-            values, plain, kinds = [float(v) for v in value.astype(np.float64)], True, [str(value.dtype)]
+            values, plain, kinds = value.astype(np.float64).tolist(), True, [str(value.dtype)]
         else:
             plain = not value.requires_grad  # a stack of `loss` tensors keeps every epoch's graph alive
             values = value.detach().to("cpu", torch.float64).tolist()
@@ -157,8 +154,6 @@ def run_probes(namespace: dict, calls: list[dict], job: dict, recipe: Recipe, de
     on the CPU only), so that the worker needs no registry."""
     import importlib
     import random
-
-    import numpy as np
 
     for call in calls:
         name = call["name"]

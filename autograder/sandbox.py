@@ -233,14 +233,10 @@ def kit_binds(files: dict[str, Path]) -> list[str]:
     """bubblewrap's arguments that show `files` (path under /kit -> the file on the host) read-only at /kit, each
     bound from where it lies (even below a folder the sandbox hides): nothing is copied, so nothing stays on the host
     however the sandbox ends."""
-    argv, made = [], set()
-    for inside, host in files.items():
-        parents = Path("/kit", inside).parents
-        for parent in reversed(parents[:-1]):  # from /kit down, "/" excluded
-            if str(parent) not in made:
-                made.add(str(parent))
-                argv += ["--perms", "0755", "--dir", str(parent)]
-        argv += ["--ro-bind", str(host), f"/kit/{inside}"]
+    inside = [f"/kit/{path}" for path in files]
+    argv = [arg for parent in _parents(inside) for arg in ("--perms", "0755", "--dir", parent)]
+    for path, host in zip(inside, files.values()):
+        argv += ["--ro-bind", str(host), path]
     return argv
 
 
