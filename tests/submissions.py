@@ -84,6 +84,12 @@ MUTANTS = (
                {"summarize_is_last_state": "matches none of the RNN's states"}),
     Submission("SummarizeReturnsLastEmbedding", summarize("        return x[:, -1, :]\n"),
                {"summarize_is_last_state": "the last embedded token: the RNN is not used"}),
+    # Cheating what the leniency above accepts: invented losses in an array, a wrong state squeezed.
+    Submission("InventsLossesInAnArray", _replace("    return losses\n",
+                                                  "    return np.array([1.0 / (1 + e) for e in range(epochs)])\n"),
+               {"loss_decreases": "but train returned"}),
+    Submission("SqueezesTheFirstState", summarize("        outputs, _ = self.rnn(x)\n        return outputs[:, 0].squeeze()\n"),
+               {"summarize_is_last_state": "the state after the FIRST step"}),
     Submission("SummarizeSqueezesEveryAxis", summarize("        _, h_n = self.rnn(x)\n        return h_n.squeeze()\n"),
                {"shapes": "summarize returned shape (2,) for batch 1"}),  # right on the lesson's data, wrong on one row
     Submission("MeanSummaryReturnsLastState", mean("        outputs, _ = self.rnn(x)\n        return outputs[:, -1]\n"),

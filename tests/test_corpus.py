@@ -23,7 +23,7 @@ SLOW_VARIANTS = {"MinibatchLoop", "TrainCellUnderTime", "ModelCellUnderCapture",
                  # the losses in other containers: the rule is unit-tested on each (tests/test_judges.py)
                  "ReturnsANumpyArray", "ReturnsATensorOfFloats", "AppendsNumpyLosses"}
 # CI only, the same way: a stack of loss tensors, a squeezed batch axis (tests/test_judges.py has each rule)
-SLOW_MUTANTS = {"StacksTheLossTensors", "SummarizeSqueezesEveryAxis"}
+SLOW_MUTANTS = {"StacksTheLossTensors", "SummarizeSqueezesEveryAxis", "InventsLossesInAnArray", "SqueezesTheFirstState"}
 
 
 # Mutants graded on every check: one bug costs its own checks and no other (the rest are graded on their targets).
